@@ -1,0 +1,1 @@
+"""Ratchet: GitOps for machine-learning models."""

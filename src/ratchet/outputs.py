@@ -1,0 +1,36 @@
+"""Write a stage's outputs all at once, or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+Writer = Callable[[Path], None]
+
+
+def write_all(outputs: dict[Path, Writer]) -> None:
+    """Write each output to a temporary file beside it, then move them all into place.
+
+    A failure while writing leaves no output behind, so a failed stage never looks done.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, write in outputs.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            os.close(handle)
+            Path(temporary).chmod(0o644)
+            staged.append((Path(temporary), path))
+            write(Path(temporary))
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, path in staged:
+        temporary.replace(path)
+
+
+def text(content: str) -> Writer:
+    return lambda path: path.write_text(content)

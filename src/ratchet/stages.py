@@ -1,0 +1,116 @@
+"""The DVC stages: each reads its inputs, calls the pure core, and writes its outputs at once.
+
+`dvc.yaml` runs them as `python -m ratchet prepare|train|evaluate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ratchet import data as data_io
+from ratchet.errors import RatchetError
+from ratchet.outputs import text, write_all
+from ratchet.schema import SCHEMA_FILE, DataSchema, infer_schema
+from ratchet.settings import Params
+
+TRAIN_FILE = Path("artifacts/split/train.parquet")
+TEST_FILE = Path("artifacts/split/test.parquet")
+MODEL_FILE = Path("artifacts/model.joblib")
+METRICS_FILE = Path("reports/metrics.json")
+PLOTS_DIR = Path("reports/plots")
+
+
+def prepare(params: Params) -> tuple[int, int]:
+    """Validate the raw CSV, derive the feature schema, and split train/test."""
+    raw = data_io.read_csv(params.data.path)
+    frame = data_io.validate(raw, params.data, params.data.path)
+    schema = infer_schema(frame, params.data)
+    train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
+    write_all({
+        TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
+        TEST_FILE: lambda path: test.to_parquet(path, index=False),
+        SCHEMA_FILE: text(schema.to_json()),
+    })
+    return len(train), len(test)
+
+
+def read_split(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise RatchetError(f"{path} not found: run `dvc repro` (the prepare stage writes it)")
+    return pd.read_parquet(path)
+
+
+def train(params: Params) -> str:
+    """Fit the recipe's model on the training split; returns the model file's sha256."""
+    import joblib
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from ratchet.recipe import build_model
+
+    schema = DataSchema.load()
+    frame = read_split(TRAIN_FILE)
+    model = build_model(params.data, params.train)
+    try:
+        model.fit(frame[schema.feature_names], frame[schema.target])
+    except InvalidParameterError as exc:
+        raise RatchetError(f"params.yaml: train.hyperparameters: {exc}") from None
+    write_all({MODEL_FILE: lambda path: joblib.dump(model, path)})
+    return hashlib.sha256(MODEL_FILE.read_bytes()).hexdigest()
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"seed": 1}} -> {"train.seed": 1}, for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def evaluate(params: Params) -> tuple[dict[str, float], str]:
+    """Score the model on the test split, write metrics and plot data, log the run to MLflow."""
+    import joblib
+
+    from ratchet import evaluation, tracking
+
+    schema = DataSchema.load()
+    test = read_split(TEST_FILE)
+    if not MODEL_FILE.is_file():
+        raise RatchetError(f"{MODEL_FILE} not found: run `dvc repro` (the train stage writes it)")
+    model = joblib.load(MODEL_FILE)
+    features, actual = test[schema.feature_names], test[schema.target]
+    predicted = model.predict(features)
+    if schema.task == "regression":
+        scores = evaluation.regression_metrics(actual, predicted)
+        plots = evaluation.regression_plots(actual, predicted)
+    else:
+        classes = list(model.classes_)
+        probabilities = model.predict_proba(features) if hasattr(model, "predict_proba") else None
+        scores = evaluation.classification_metrics(actual, predicted, probabilities, classes)
+        plots = evaluation.classification_plots(actual, predicted, probabilities, classes)
+    scores = evaluation.rounded(scores)
+
+    run_id = tracking.log_training_run(
+        model=model,
+        params=flatten(params.model_dump(mode="json")),
+        scores=scores,
+        example=features.head(5),
+        tags={"model_sha256": hashlib.sha256(MODEL_FILE.read_bytes()).hexdigest()},
+    )
+    for stale in PLOTS_DIR.glob("*.csv"):
+        if stale.name not in plots:
+            stale.unlink()
+    write_all({
+        METRICS_FILE: text(json.dumps(scores, indent=2) + "\n"),
+        **{PLOTS_DIR / name: (lambda path, f=frame: f.to_csv(path, index=False))
+           for name, frame in plots.items()},
+    })
+    return scores, run_id
