@@ -1,0 +1,146 @@
+"""Fixtures: tiny real datasets and temporary git + DVC projects built from this repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# What a fork of the template holds, minus data and generated outputs.
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "bentofile.yaml", "src", ".dvcignore"]
+
+
+def regression_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A small dataset whose target really depends on its features."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "when": np.arange(rows),
+        "size": rng.uniform(0, 10, rows).round(3),
+        "age": rng.integers(0, 50, rows),
+        "colour": rng.choice(["red", "green", "blue"], rows),
+    })
+    bonus = frame["colour"].map({"red": 5.0, "green": 0.0, "blue": -5.0})
+    frame["price"] = (3 * frame["size"] - 0.2 * frame["age"] + bonus
+                      + rng.normal(0, 1, rows)).round(3)
+    return frame
+
+
+def classification_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    frame = regression_frame(rows, seed).rename(columns={"price": "score"})
+    frame["label"] = np.where(frame.pop("score") > frame["size"].mean() * 3 - 5, "high", "low")
+    return frame
+
+
+REGRESSION_DATA = {
+    "path": "data/table.csv", "target": "price", "task": "regression",
+    "numeric": ["size", "age"], "categorical": ["colour"],
+}
+CLASSIFICATION_DATA = {**REGRESSION_DATA, "target": "label", "task": "classification"}
+
+
+def small_params(data: dict[str, Any], estimator: str = "hist_gradient_boosting") -> dict[str, Any]:
+    return {
+        "data": data,
+        "split": {"method": "time", "time_column": "when", "test_size": 0.25, "seed": 1},
+        "train": {"estimator": estimator, "hyperparameters": {"max_iter": 30}, "seed": 1},
+    }
+
+
+class Project:
+    """A temporary git repository holding a copy of the template, run like a user would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            args, cwd=self.path, capture_output=True, text=True,
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def ratchet(self, *args: str, check: bool = True, env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+        return self.run(sys.executable, "-m", "ratchet", *args, check=check, env=env)
+
+    def git(self, *args: str) -> str:
+        return self.run("git", *args).stdout.strip()
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load((self.path / "params.yaml").read_text())
+        return loaded
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def write_data(self, frame: pd.DataFrame, name: str = "table.csv") -> None:
+        (self.path / "data").mkdir(exist_ok=True)
+        frame.to_csv(self.path / "data" / name, index=False)
+
+    def read(self, relative: str) -> str:
+        return (self.path / relative).read_text()
+
+
+def make_project(path: Path, *, demo_data: bool = False) -> Project:
+    """Copy the template into `path` as a fresh git + DVC repository with a local DVC remote."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, path / name)
+    project = Project(path)
+    project.run("git", "init", "-q", "-b", "main")
+    project.run("git", "config", "user.email", "tests@example.com")
+    project.run("git", "config", "user.name", "Tests")
+    if demo_data:
+        shutil.copytree(ROOT / ".dvc", path / ".dvc", ignore=shutil.ignore_patterns(
+            "cache", "tmp", "config.local"))
+        shutil.copy2(ROOT / "data.dvc", path / "data.dvc")
+    else:
+        project.run("dvc", "init", "-q")
+        project.run("dvc", "remote", "add", "-q", "-d", "local", str(path.parent / "remote"))
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A project on the small regression dataset, data added to DVC, nothing trained yet."""
+    project = make_project(tmp_path / "project")
+    project.write_data(regression_frame())
+    project.set_params(small_params(REGRESSION_DATA))
+    project.run("dvc", "add", "-q", "data")
+    project.commit("small regression project")
+    return project
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run in an empty folder, with MLflow's local store inside it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield tmp_path
