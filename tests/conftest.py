@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -25,15 +26,18 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "bentofile.yaml", "src", ".dvcignore
 def regression_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     """A small dataset whose target really depends on its features."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "when": np.arange(rows),
-        "size": rng.uniform(0, 10, rows).round(3),
-        "age": rng.integers(0, 50, rows),
-        "colour": rng.choice(["red", "green", "blue"], rows),
-    })
+    frame = pd.DataFrame(
+        {
+            "when": np.arange(rows),
+            "size": rng.uniform(0, 10, rows).round(3),
+            "age": rng.integers(0, 50, rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+        }
+    )
     bonus = frame["colour"].map({"red": 5.0, "green": 0.0, "blue": -5.0})
-    frame["price"] = (3 * frame["size"] - 0.2 * frame["age"] + bonus
-                      + rng.normal(0, 1, rows)).round(3)
+    frame["price"] = (
+        3 * frame["size"] - 0.2 * frame["age"] + bonus + rng.normal(0, 1, rows)
+    ).round(3)
     return frame
 
 
@@ -44,15 +48,18 @@ def classification_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
 
 
 REGRESSION_DATA = {
-    "path": "data/table.csv", "target": "price", "task": "regression",
-    "numeric": ["size", "age"], "categorical": ["colour"],
+    "path": "data/table.csv",
+    "target": "price",
+    "task": "regression",
+    "numeric": ["size", "age"],
+    "categorical": ["colour"],
 }
 CLASSIFICATION_DATA = {**REGRESSION_DATA, "target": "label", "task": "classification"}
 
 
 def small_params(data: dict[str, Any], estimator: str = "hist_gradient_boosting") -> dict[str, Any]:
     return {
-        "data": data,
+        "data": copy.deepcopy(data),
         "split": {"method": "time", "time_column": "when", "test_size": 0.25, "seed": 1},
         "train": {"estimator": estimator, "hyperparameters": {"max_iter": 30}, "seed": 1},
     }
@@ -64,10 +71,14 @@ class Project:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            args, cwd=self.path, capture_output=True, text=True,
+            args,
+            cwd=self.path,
+            capture_output=True,
+            text=True,
             env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})},
         )
         if check and result.returncode != 0:
@@ -76,8 +87,9 @@ class Project:
             )
         return result
 
-    def ratchet(self, *args: str, check: bool = True, env: dict[str, str] | None = None
-                ) -> subprocess.CompletedProcess[str]:
+    def ratchet(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.run(sys.executable, "-m", "ratchet", *args, check=check, env=env)
 
     def git(self, *args: str) -> str:
@@ -118,8 +130,11 @@ def make_project(path: Path, *, demo_data: bool = False) -> Project:
     project.run("git", "config", "user.email", "tests@example.com")
     project.run("git", "config", "user.name", "Tests")
     if demo_data:
-        shutil.copytree(ROOT / ".dvc", path / ".dvc", ignore=shutil.ignore_patterns(
-            "cache", "tmp", "config.local"))
+        shutil.copytree(
+            ROOT / ".dvc",
+            path / ".dvc",
+            ignore=shutil.ignore_patterns("cache", "tmp", "config.local"),
+        )
         shutil.copy2(ROOT / "data.dvc", path / "data.dvc")
     else:
         project.run("dvc", "init", "-q")

@@ -27,7 +27,9 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise RatchetError(f"{path} is empty: expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         message = str(exc).strip().replace("\n", " ")
-        raise RatchetError(f"{path} is not a readable CSV ({message}): fix or re-export it") from None
+        raise RatchetError(
+            f"{path} is not a readable CSV ({message}): fix or re-export it"
+        ) from None
     if frame.empty:
         raise RatchetError(f"{path} has a header but no data rows")
     return frame
@@ -51,8 +53,11 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
     Returns the frame restricted to target and features, with numeric columns as numbers.
     """
     columns = [str(column) for column in frame.columns]
-    for field, names in (("target", [data.target]), ("numeric", data.numeric),
-                         ("categorical", data.categorical)):
+    for field, names in (
+        ("target", [data.target]),
+        ("numeric", data.numeric),
+        ("categorical", data.categorical),
+    ):
         for name in names:
             if name not in columns:
                 raise RatchetError(
@@ -93,8 +98,9 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
     return frame
 
 
-def split(frame: pd.DataFrame, raw: pd.DataFrame, params: SplitParams, task: str,
-          target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    frame: pd.DataFrame, raw: pd.DataFrame, params: SplitParams, task: str, target: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out the test rows: the latest ones (method: time) or a seeded random sample."""
     n_test = int(np.ceil(len(frame) * params.test_size))
     if params.method == "time":

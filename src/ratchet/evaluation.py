@@ -30,8 +30,7 @@ def regression_metrics(actual: pd.Series, predicted: np.ndarray) -> dict[str, fl
 
 
 def classification_metrics(
-    actual: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None,
-    classes: list[Any]
+    actual: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None, classes: list[Any]
 ) -> dict[str, float]:
     scores = {
         "accuracy": float(metrics.accuracy_score(actual, predicted)),
@@ -39,8 +38,9 @@ def classification_metrics(
     }
     if probabilities is not None and actual.nunique() > 1:
         if len(classes) == 2:
-            scores["roc_auc"] = float(metrics.roc_auc_score(actual == classes[1],
-                                                            probabilities[:, 1]))
+            scores["roc_auc"] = float(
+                metrics.roc_auc_score(actual == classes[1], probabilities[:, 1])
+            )
         else:
             scores["roc_auc"] = float(
                 metrics.roc_auc_score(actual, probabilities, multi_class="ovr", labels=classes)
@@ -60,8 +60,7 @@ def regression_plots(actual: pd.Series, predicted: np.ndarray) -> dict[str, pd.D
 
 
 def classification_plots(
-    actual: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None,
-    classes: list[Any]
+    actual: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None, classes: list[Any]
 ) -> dict[str, pd.DataFrame]:
     plots = {"confusion.csv": pd.DataFrame({"actual": actual.to_numpy(), "predicted": predicted})}
     if probabilities is not None and len(classes) == 2:

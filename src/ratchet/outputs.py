@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
 
 
 def write_all(outputs: dict[Path, Writer]) -> None:
@@ -19,11 +19,12 @@ def write_all(outputs: dict[Path, Writer]) -> None:
     try:
         for path, write in outputs.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             os.close(handle)
-            Path(temporary).chmod(0o644)
-            staged.append((Path(temporary), path))
-            write(Path(temporary))
+            temporary = Path(name)
+            temporary.chmod(0o644)
+            staged.append((temporary, path))
+            write(temporary)
     except BaseException:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)

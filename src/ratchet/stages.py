@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ratchet import data as data_io
 from ratchet.errors import RatchetError
-from ratchet.outputs import text, write_all
+from ratchet.outputs import Writer, text, write_all
 from ratchet.schema import SCHEMA_FILE, DataSchema, infer_schema
 from ratchet.settings import Params
 
@@ -31,11 +32,13 @@ def prepare(params: Params) -> tuple[int, int]:
     frame = data_io.validate(raw, params.data, params.data.path)
     schema = infer_schema(frame, params.data)
     train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
-    write_all({
-        TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
-        TEST_FILE: lambda path: test.to_parquet(path, index=False),
-        SCHEMA_FILE: text(schema.to_json()),
-    })
+    write_all(
+        {
+            TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
+            TEST_FILE: lambda path: test.to_parquet(path, index=False),
+            SCHEMA_FILE: text(schema.to_json()),
+        }
+    )
     return len(train), len(test)
 
 
@@ -108,9 +111,8 @@ def evaluate(params: Params) -> tuple[dict[str, float], str]:
     for stale in PLOTS_DIR.glob("*.csv"):
         if stale.name not in plots:
             stale.unlink()
-    write_all({
-        METRICS_FILE: text(json.dumps(scores, indent=2) + "\n"),
-        **{PLOTS_DIR / name: (lambda path, f=frame: f.to_csv(path, index=False))
-           for name, frame in plots.items()},
-    })
+    outputs: dict[Path, Writer] = {METRICS_FILE: text(json.dumps(scores, indent=2) + "\n")}
+    for name, frame in plots.items():
+        outputs[PLOTS_DIR / name] = partial(frame.to_csv, index=False)
+    write_all(outputs)
     return scores, run_id

@@ -48,10 +48,15 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 def git_commit() -> tuple[str, bool]:
     """The commit being trained and whether the work tree differs from it."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown", False
     return commit, bool(dirty)
@@ -98,8 +103,14 @@ def log_training_run(
 
     commit, dirty = git_commit()
     with mlflow.start_run() as run:
-        mlflow.set_tags({"git_commit": commit, "git_dirty": str(dirty).lower(),
-                         "data_md5": data_version(), **tags})
+        mlflow.set_tags(
+            {
+                "git_commit": commit,
+                "git_dirty": str(dirty).lower(),
+                "data_md5": data_version(),
+                **tags,
+            }
+        )
         mlflow.log_params(params)
         mlflow.log_metrics(scores)
         with warnings.catch_warnings():

@@ -1,0 +1,79 @@
+"""Benchmark the foundation: repro (cold and no-op), CLI start-up, install from the lock, venv size.
+
+Run with `make bench`. Prints wall times and ratios against baselines measured in the same run;
+nothing here asserts a figure. Set BENCH_INSTALL=0 to skip the (slow, networked) install timings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def timed(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(args, cwd=cwd, env=env or ENV, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def best_of(runs: int, *args: str) -> float:
+    return min(timed(*args) for _ in range(runs))
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def clone(destination: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(destination)], check=True)
+    return destination
+
+
+def main() -> None:
+    rows: list[tuple[str, float, str]] = []
+    python_start = best_of(5, sys.executable, "-c", "pass")
+    help_time = best_of(5, sys.executable, "-m", "ratchet", "--help")
+    rows.append(("python -c pass (baseline)", python_start, ""))
+    rows.append(("python -m ratchet --help", help_time, f"{help_time / python_start:.1f}x python"))
+
+    with tempfile.TemporaryDirectory() as scratch:
+        project = clone(Path(scratch) / "project")
+        timed("dvc", "pull", "-q", cwd=project)
+        cold = timed("dvc", "repro", cwd=project)
+        noop = timed("dvc", "repro", cwd=project)
+        status = timed("dvc", "status", cwd=project)
+        rows.append(("dvc repro, cold (3 stages)", cold, ""))
+        rows.append(("dvc repro, no-op", noop, f"{noop / cold:.2f}x cold"))
+        rows.append(("dvc status (baseline for no-op)", status, f"no-op is {noop / status:.2f}x"))
+
+        if os.environ.get("BENCH_INSTALL", "1") != "0" and shutil.which("uv"):
+            cache = Path(scratch) / "uv-cache"
+            env = {**ENV, "UV_CACHE_DIR": str(cache), "UV_PROJECT_ENVIRONMENT": ".venv-bench"}
+            env.pop("VIRTUAL_ENV", None)
+            sync = ("uv", "sync", "--locked", "--compile-bytecode", "--quiet")
+            cold_install = timed(*sync, cwd=project, env=env)
+            shutil.rmtree(project / ".venv-bench")
+            warm_install = timed(*sync, cwd=project, env=env)
+            rows.append(("install from uv.lock, cold cache", cold_install, ""))
+            rows.append(("install from uv.lock, warm cache", warm_install,
+                         f"{warm_install / cold_install:.2f}x cold"))
+            size = folder_size(project / ".venv-bench") / 2**20
+            rows.append((f"venv size: {size:,.0f} MiB", 0.0, "with dev tools and bytecode"))
+
+    width = max(len(name) for name, _, _ in rows)
+    for name, seconds, note in rows:
+        figure = f"{seconds:8.2f} s" if seconds else " " * 10
+        print(f"{name:<{width}}  {figure}  {note}")
+
+
+if __name__ == "__main__":
+    main()
