@@ -1,0 +1,84 @@
+"""Real servers on loopback, for the end-to-end tests and the benchmarks: start one on a free port,
+wait until it answers, and stop it (with every worker it started) afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tests.conftest import BIN
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(
+    command: Callable[[int], list[str]],
+    probe: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> Iterator[str]:
+    """Run `command(port)` until `probe` (a path such as /readyz) answers; yields the base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        command(port),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: stopping it stops its workers too
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}{probe}", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"`{' '.join(command(port))}` did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:
+    """A real `mlflow server` whose store and artifacts live in `home`."""
+    return serving(
+        lambda port: [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{home}/server.db",
+            "--artifacts-destination",
+            str(home / "artifacts"),
+        ],
+        "/health",
+        timeout=90,
+    )
