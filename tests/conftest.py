@@ -21,6 +21,7 @@ BIN = Path(sys.executable).parent
 
 # What a fork of the template holds, minus data and generated outputs.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "bentofile.yaml", "src", ".dvcignore"]
+MAKE_FILES = ["Makefile", "pyproject.toml", "uv.lock"]
 
 
 def regression_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -55,13 +56,22 @@ REGRESSION_DATA = {
     "categorical": ["colour"],
 }
 CLASSIFICATION_DATA = {**REGRESSION_DATA, "target": "label", "task": "classification"}
+GATES = {
+    "regression": {
+        "rmse": {"better": "lower", "max_regression_pct": 1.0},
+        "r2": {"better": "higher", "min": 0.5, "max_regression": 0.01},
+    },
+    "classification": {"accuracy": {"better": "higher", "max_regression": 0.02}},
+}
 
 
 def small_params(data: dict[str, Any], estimator: str = "hist_gradient_boosting") -> dict[str, Any]:
     return {
         "data": copy.deepcopy(data),
         "split": {"method": "time", "time_column": "when", "test_size": 0.25, "seed": 1},
+        "checks": {"min_rows": 100, "max_null_share": 0.05},
         "train": {"estimator": estimator, "hyperparameters": {"max_iter": 30}, "seed": 1},
+        "gate": {"metrics": GATES[data["task"]]},
     }
 
 
@@ -116,10 +126,14 @@ class Project:
         return (self.path / relative).read_text()
 
 
-def make_project(path: Path, *, demo_data: bool = False) -> Project:
-    """Copy the template into `path` as a fresh git + DVC repository with a local DVC remote."""
+def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False) -> Project:
+    """Copy the template into `path` as a fresh git + DVC repository with a local DVC remote.
+
+    `with_make` adds the Makefile and the lock, and this repository's installed .venv (git ignores
+    it there): run targets as `make --assume-old=.venv/.installed ...` to use that .venv as is.
+    """
     path.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
+    for name in [*PROJECT_FILES, *(MAKE_FILES if with_make else [])]:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -129,6 +143,9 @@ def make_project(path: Path, *, demo_data: bool = False) -> Project:
     project.run("git", "init", "-q", "-b", "main")
     project.run("git", "config", "user.email", "tests@example.com")
     project.run("git", "config", "user.name", "Tests")
+    if with_make:
+        (path / ".venv").symlink_to(ROOT / ".venv")
+        (path / ".git/info/exclude").write_text("/.venv\n")
     if demo_data:
         shutil.copytree(
             ROOT / ".dvc",

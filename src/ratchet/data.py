@@ -1,4 +1,4 @@
-"""Read the raw CSV, check it against params.yaml, and split it for evaluation.
+"""Read the raw CSV, check it against params.yaml and the schema, and split it for evaluation.
 
 Pure functions on DataFrames; only `read_csv` touches the disk.
 """
@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ratchet.errors import RatchetError
-from ratchet.settings import DataParams, SplitParams
+from ratchet.schema import SCHEMA_FILE, DataSchema, json_dtype
+from ratchet.settings import ChecksParams, DataParams, SplitParams
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -96,6 +97,105 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
             f"{source}: target {data.target!r} has a single class; classification needs two or more"
         )
     return frame
+
+
+def quality_problems(
+    frame: pd.DataFrame, features: list[str], target: str, checks: ChecksParams
+) -> list[str]:
+    """What breaks the limits under `checks:`: empty feature values, and targets out of range."""
+    problems = []
+    for name in features:
+        share = float(frame[name].isna().mean())
+        if share > checks.max_null_share:
+            problems.append(
+                f"column {name!r} is {share:.1%} empty, over checks.max_null_share "
+                f"({checks.max_null_share:.1%}); first at {_rows(frame[name].isna())}"
+            )
+    if target in frame.columns and pd.api.types.is_numeric_dtype(frame[target]):
+        values = frame[target]
+        bounds = (
+            ("target_min", checks.target_min, values.lt, "below"),
+            ("target_max", checks.target_max, values.gt, "above"),
+        )
+        for field, bound, beyond, word in bounds:
+            if bound is None:
+                continue
+            outside = beyond(bound)
+            if outside.any():
+                problems.append(
+                    f"target {target!r} is {word} checks.{field} ({bound:g}): "
+                    f"{values[outside].iloc[0]:g} at {_rows(outside)}"
+                )
+    return problems
+
+
+def check_quality(
+    frame: pd.DataFrame, data: DataParams, checks: ChecksParams, source: Path
+) -> None:
+    """Reject training data that has the right shape but broken content, naming each problem."""
+    problems = quality_problems(frame, data.features, data.target, checks)
+    if len(frame) < checks.min_rows:
+        problems.insert(
+            0,
+            f"{len(frame)} rows, fewer than checks.min_rows ({checks.min_rows}), "
+            "so the export looks truncated",
+        )
+    if problems:
+        raise RatchetError(
+            f"{source}: "
+            + "; ".join(problems)
+            + ". Fix the data, or change the limits under checks: in params.yaml"
+        )
+
+
+def type_changes(frame: pd.DataFrame, schema: DataSchema) -> list[str]:
+    """Features whose values are no longer of the type the model was trained on.
+
+    Integers and decimals count as one type: a missing value turns an integer column into floats.
+    """
+    changes = []
+    for feature in schema.features:
+        values = frame[feature.name].dropna().infer_objects()
+        if values.empty:
+            continue  # an all-empty column is the null-share check's to report
+        actual = json_dtype(values)
+        numeric = {"integer", "number"}
+        if actual == feature.dtype or {actual, feature.dtype} <= numeric:
+            continue
+        example = values.iloc[0]
+        example = example.item() if isinstance(example, np.generic) else example
+        changes.append(
+            f"column {feature.name!r} held {feature.dtype} values in training but holds "
+            f"{actual} values now (e.g. {example!r})"
+        )
+    return changes
+
+
+def check_batch(
+    frame: pd.DataFrame, schema: DataSchema, checks: ChecksParams, source: Path
+) -> None:
+    """Check new data against the schema the current model was trained on, and the limits.
+
+    Used on the monitor's current batch and on new training data before it is added: a missing
+    column or a type change there would otherwise silently change the model's inputs.
+    """
+    columns = [str(column) for column in frame.columns]
+    missing = [name for name in schema.feature_names if name not in columns]
+    if missing:
+        named = ", ".join(f"{name!r}{_suggest(name, columns)}" for name in missing)
+        raise RatchetError(
+            f"{source} lacks the feature column(s) {named} that the model's schema "
+            f"({SCHEMA_FILE}) lists; its columns are: {', '.join(columns)}. Fix the export, or "
+            "retrain on data with the new columns"
+        )
+    problems = type_changes(frame, schema)
+    problems += quality_problems(frame, schema.feature_names, schema.target, checks)
+    if problems:
+        raise RatchetError(
+            f"{source}: "
+            + "; ".join(problems)
+            + ". Fix the export; a deliberate change needs retraining on data that has it"
+        )
 
 
 def split(

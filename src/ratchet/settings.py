@@ -74,10 +74,84 @@ class TrainParams(Strict):
     seed: int = 42
 
 
+class MetricRule(Strict):
+    """When a metric blocks a merge: compared with the base branch, and against fixed bounds."""
+
+    better: Literal["higher", "lower"]
+    min: float | None = Field(default=None, description="Fail when the metric is below this.")
+    max: float | None = Field(default=None, description="Fail when the metric is above this.")
+    max_regression: float | None = Field(
+        default=None, ge=0, description="Largest allowed move in the worse direction, in units."
+    )
+    max_regression_pct: float | None = Field(
+        default=None, ge=0, description="Largest allowed move in the worse direction, in percent."
+    )
+
+
+class GateParams(Strict):
+    """The merge gate. With no max_regression(_pct), any regression of a metric fails."""
+
+    metrics: dict[str, MetricRule] = Field(min_length=1)
+
+
+class ChecksParams(Strict):
+    """Limits the data must meet before training, so a broken export fails loudly, not quietly."""
+
+    min_rows: int = Field(default=50, ge=1, description="Fewer rows means a truncated export.")
+    max_null_share: float = Field(
+        default=0.1, ge=0, le=1, description="Largest share of empty values in any feature column."
+    )
+    target_min: float | None = Field(default=None, description="Smallest valid regression target.")
+    target_max: float | None = Field(default=None, description="Largest valid regression target.")
+
+
+class DriftTest(Strict):
+    """An Evidently drift test and its threshold; null keeps Evidently's choice."""
+
+    method: str | None = Field(
+        default=None,
+        description="Evidently stat test, e.g. ks, wasserstein, psi, jensenshannon, chisquare.",
+    )
+    threshold: float | None = Field(
+        default=None, gt=0, description="p-value for tests, distance for distances."
+    )
+
+
+class MonitorParams(Strict):
+    """Drift monitoring: which recent data to compare with the training split, and when to act."""
+
+    current: Path = Field(
+        default=Path("data/current.csv"),
+        description="CSV of recent inputs, compared with the training split.",
+    )
+    drift_share: float = Field(
+        default=0.5, gt=0, le=1, description="Drift when at least this share of features drift."
+    )
+    default: DriftTest = Field(default_factory=DriftTest, description="Test for every feature.")
+    columns: dict[str, DriftTest] = Field(
+        default_factory=dict, description="Per-feature tests that replace the default."
+    )
+
+
 class Params(Strict):
     data: DataParams
     split: SplitParams
     train: TrainParams
+    gate: GateParams
+    checks: ChecksParams = Field(default_factory=ChecksParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
+
+    @model_validator(mode="after")
+    def _sections_name_known_columns(self) -> Params:
+        unknown = sorted(set(self.monitor.columns) - set(self.data.features))
+        if unknown:
+            raise ValueError(
+                f"monitor.columns names {unknown}, which are not features listed under data"
+            )
+        has_range = self.checks.target_min is not None or self.checks.target_max is not None
+        if has_range and self.data.task != "regression":
+            raise ValueError("checks.target_min/target_max apply to regression targets only")
+        return self
 
 
 def format_validation_error(source: Path, error: ValidationError) -> str:

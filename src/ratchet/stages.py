@@ -16,20 +16,23 @@ import pandas as pd
 from ratchet import data as data_io
 from ratchet.errors import RatchetError
 from ratchet.outputs import Writer, text, write_all
+from ratchet.paths import (
+    DATA_SUMMARY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PLOTS_DIR,
+    TEST_FILE,
+    TRAIN_FILE,
+)
 from ratchet.schema import SCHEMA_FILE, DataSchema, infer_schema
 from ratchet.settings import Params
-
-TRAIN_FILE = Path("artifacts/split/train.parquet")
-TEST_FILE = Path("artifacts/split/test.parquet")
-MODEL_FILE = Path("artifacts/model.joblib")
-METRICS_FILE = Path("reports/metrics.json")
-PLOTS_DIR = Path("reports/plots")
 
 
 def prepare(params: Params) -> tuple[int, int]:
     """Validate the raw CSV, derive the feature schema, and split train/test."""
     raw = data_io.read_csv(params.data.path)
     frame = data_io.validate(raw, params.data, params.data.path)
+    data_io.check_quality(frame, params.data, params.checks, params.data.path)
     schema = infer_schema(frame, params.data)
     train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
     write_all(
@@ -37,9 +40,21 @@ def prepare(params: Params) -> tuple[int, int]:
             TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
             TEST_FILE: lambda path: test.to_parquet(path, index=False),
             SCHEMA_FILE: text(schema.to_json()),
+            DATA_SUMMARY_FILE: text(data_summary(raw, train, test)),
         }
     )
     return len(train), len(test)
+
+
+def data_summary(raw: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> str:
+    """Row counts, committed to git so a pull request can say how its data differs."""
+    summary = {
+        "rows": len(raw),
+        "columns": len(raw.columns),
+        "train_rows": len(train),
+        "test_rows": len(test),
+    }
+    return json.dumps(summary, indent=2) + "\n"
 
 
 def read_split(path: Path) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Benchmark the foundation: repro (cold and no-op), CLI start-up, install from the lock, venv size.
+"""Benchmark the pipeline: repro (cold and no-op), `make pr-check` against a bare repro, CLI
+start-up, install from the lock, venv size.
 
 Run with `make bench`. Prints wall times and ratios against baselines measured in the same run;
 nothing here asserts a figure. Set BENCH_INSTALL=0 to skip the (slow, networked) install timings.
@@ -19,10 +20,15 @@ BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def timed(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> float:
+def timed(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, allowed: tuple[int, ...] = (0,)
+) -> float:
     started = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=env or ENV, check=True, capture_output=True)
-    return time.perf_counter() - started
+    result = subprocess.run(args, cwd=cwd, env=env or ENV, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in allowed:
+        raise SystemExit(f"{' '.join(args)} exited {result.returncode}:\n{result.stderr[-2000:]}")
+    return elapsed
 
 
 def best_of(runs: int, *args: str) -> float:
@@ -55,6 +61,32 @@ def main() -> None:
         rows.append(("dvc repro, no-op", noop, f"{noop / cold:.2f}x cold"))
         rows.append(("dvc status (baseline for no-op)", status, f"no-op is {noop / status:.2f}x"))
 
+        # A PR that changes a hyperparameter: bare `dvc repro` vs the whole local PR check.
+        subprocess.run(["git", "checkout", "-q", "-b", "bench-pr"], cwd=project, check=True)
+        params = (project / "params.yaml").read_text()
+        changed = params.replace("max_iter: 200", "max_iter: 150")
+        assert changed != params, "params.yaml has no `max_iter: 200` to change"
+        (project / "params.yaml").write_text(changed)
+        bare = timed("dvc", "repro", cwd=project)
+        subprocess.run(
+            ["git", "checkout", "-q", "--", "dvc.lock", "reports"], cwd=project, check=True
+        )
+        timed("dvc", "checkout", "-q", "--force", cwd=project)
+        shutil.rmtree(project / ".dvc/cache/runs")  # no run-cache hit: the check must retrain
+        (project / ".venv").symlink_to(ROOT / ".venv")
+        check = timed(
+            "make",
+            "--assume-old=.venv/.installed",
+            "pr-check",
+            "BASE=main",
+            cwd=project,
+            allowed=(0, 2),
+        )
+        rows.append(("PR: bare dvc repro (train + evaluate)", bare, ""))
+        rows.append(
+            ("PR: make pr-check (repro + gate + report)", check, f"{check / bare:.2f}x bare repro")
+        )
+
         if os.environ.get("BENCH_INSTALL", "1") != "0" and shutil.which("uv"):
             cache = Path(scratch) / "uv-cache"
             env = {**ENV, "UV_CACHE_DIR": str(cache), "UV_PROJECT_ENVIRONMENT": ".venv-bench"}
@@ -64,8 +96,13 @@ def main() -> None:
             shutil.rmtree(project / ".venv-bench")
             warm_install = timed(*sync, cwd=project, env=env)
             rows.append(("install from uv.lock, cold cache", cold_install, ""))
-            rows.append(("install from uv.lock, warm cache", warm_install,
-                         f"{warm_install / cold_install:.2f}x cold"))
+            rows.append(
+                (
+                    "install from uv.lock, warm cache",
+                    warm_install,
+                    f"{warm_install / cold_install:.2f}x cold",
+                )
+            )
             size = folder_size(project / ".venv-bench") / 2**20
             rows.append((f"venv size: {size:,.0f} MiB", 0.0, "with dev tools and bytecode"))
 
