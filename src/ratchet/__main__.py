@@ -53,15 +53,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     if not METRICS_FILE.is_file() or not MODEL_FILE.is_file():
         raise RatchetError("no trained model yet: run `make run` (or `dvc repro`)")
+    digest = hashlib.sha256(MODEL_FILE.read_bytes()).hexdigest()
+    run_id = tracking.find_run(digest)
+    if args.check:
+        return 0 if run_id else 3
     scores = json.loads(METRICS_FILE.read_text())
     print(f"metrics ({METRICS_FILE}):")
     for name, value in scores.items():
         print(f"  {name:<10} {value:g}")
-    digest = hashlib.sha256(MODEL_FILE.read_bytes()).hexdigest()
-    run_id = tracking.find_run(digest)
     where = tracking.tracking_uri()
     if run_id is None:
-        print(f"MLflow: no run in {where} logged this model (it was trained with another store)")
+        print(
+            f"MLflow: no run in {where} logged this model (dvc restored it rather than ran "
+            "evaluate); `dvc repro --force --single-item evaluate` logs one"
+        )
     else:
         print(f"MLflow: run {run_id} in {where}; browse it with `make ui`")
     return 0
@@ -320,7 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("prepare", cmd_prepare, "DVC stage: validate the raw CSV, write the schema and the split")
     add("train", cmd_train, "DVC stage: fit the recipe's model on the training split")
     add("evaluate", cmd_evaluate, "DVC stage: score the test split, write metrics, log to MLflow")
-    add("summary", cmd_summary, "print the current metrics and the MLflow run of the current model")
+    summary = add(
+        "summary", cmd_summary, "print the current metrics and the MLflow run of the current model"
+    )
+    summary.add_argument(
+        "--check",
+        action="store_true",
+        help="print nothing; exit 0 if a run in the store logged the current model, 3 if not",
+    )
     gate = add("gate", cmd_gate, "judge this branch's metrics against a base branch (exit 1: fail)")
     gate.add_argument("--base", required=True, help="base revision, e.g. main or origin/main")
     gate.add_argument("--json", type=Path, help="also write the verdict as JSON to this file")

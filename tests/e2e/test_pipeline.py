@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import (
+    MAKE_FILES,
+    REGRESSION_DATA,
+    ROOT,
+    Project,
+    make_project,
+    regression_frame,
+    small_params,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -34,3 +45,28 @@ def test_forced_repro_is_deterministic(project: Project) -> None:
     first = (project.read("reports/metrics.json"), model_hash(project))
     project.run("dvc", "repro", "--force")
     assert (project.read("reports/metrics.json"), model_hash(project)) == first
+
+
+def test_make_run_on_a_fresh_clone_reproduces_and_logs_the_run(tmp_path: Path) -> None:
+    upstream = make_project(tmp_path / "upstream")
+    for name in [*MAKE_FILES, ".gitignore"]:  # the MLflow store in mlruns/ stays out of git
+        shutil.copy2(ROOT / name, upstream.path / name)
+    upstream.write_data(regression_frame())
+    upstream.set_params(small_params(REGRESSION_DATA))
+    upstream.run("dvc", "add", "-q", "data")
+    upstream.run("dvc", "repro")
+    upstream.run("dvc", "push", "-q", "data.dvc")  # like the demo remote: the data, no outputs
+    upstream.commit("trained")
+    subprocess.run(["git", "clone", "-q", upstream.path, tmp_path / "clone"], check=True)
+    clone = Project(tmp_path / "clone")
+    (clone.path / ".venv").symlink_to(ROOT / ".venv")
+
+    first = clone.run("make", "--assume-old=.venv/.installed", "run")
+    # dvc.lock already records evaluate's outputs, so repro alone would not log a run here
+    assert "Running stage 'evaluate'" in first.stdout
+    assert clone.read("reports/metrics.json") == upstream.read("reports/metrics.json")
+    assert "MLflow: run " in first.stdout and (clone.path / "mlruns/mlflow.db").is_file()
+
+    second = clone.run("make", "--assume-old=.venv/.installed", "run")
+    assert "Running stage" not in second.stdout
+    assert second.stdout.split("MLflow: run ")[1] == first.stdout.split("MLflow: run ")[1]
