@@ -15,9 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.comment import Artifact, cml_command, pr_head_command, read_artifact
+from ratchet.comment import (
+    Artifact,
+    check_publishable,
+    cml_command,
+    post,
+    pr_head_command,
+    read_artifact,
+)
 from ratchet.errors import RatchetError
+from ratchet.report import render_report
 from tests.conftest import ROOT
+from tests.test_report import inputs
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 
@@ -71,6 +80,39 @@ def test_missing_or_oversized_report(tmp_path: Path) -> None:
     (folder / "pr-number").unlink()
     with pytest.raises(RatchetError, match="incomplete"):
         read_artifact(folder, HEAD)
+
+
+def test_a_report_with_its_own_charts_may_be_published(tmp_path: Path) -> None:
+    folder = artifact(tmp_path / "a")
+    images = ["predicted_vs_actual.png", "roc.png"]
+    report = render_report(inputs(9.0, images=images, run_url="https://github.com/o/r/runs/1"))
+    (folder / "report.md").write_text(report)
+    for name in images:
+        (folder / name).write_bytes(b"\x89PNG")
+    check_publishable(read_artifact(folder, HEAD))
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "![x](/proc/self/environ)",
+        "[the log](../../home/runner/.gitconfig)",
+        '![x]( </proc/self/environ> "title")',
+        "![x][env]\n\n[env]: /proc/self/environ",
+        '<img src="/proc/self/environ">',
+        "<file:///proc/self/environ>",
+        "![x](roc.png)",  # a chart name, but no such file in the artifact
+        "![x](predicted_vs_actual.png)",  # a symlink, below
+    ],
+)
+def test_publishing_refuses_links_to_anything_but_the_charts(tmp_path: Path, markdown: str) -> None:
+    folder = artifact(tmp_path / "a")
+    (folder / "report.md").write_text(f"## ✅ Metrics gate passed\n\n{markdown}\n")
+    (folder / "predicted_vs_actual.png").symlink_to("/proc/self/environ")
+    with pytest.raises(RatchetError, match="refusing to publish"):
+        post(folder, HEAD, publish=True)  # refused before gh or cml is called
+    post_without_images = cml_command(read_artifact(folder, HEAD))
+    assert "--no-publish" in post_without_images  # without publishing, links are only text
 
 
 def recorder(bin_dir: Path, name: str, output: str) -> None:

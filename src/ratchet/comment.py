@@ -1,8 +1,9 @@
 """Post the PR report as one comment, from the privileged `workflow_run` job.
 
 The artifact it reads was made by untrusted pull-request code, so nothing in it is run or trusted:
-the PR number must be a plain number, and the PR's live head commit must be the commit the report
-was made from. Standard library only: this runs with the system Python and no install.
+the PR number must be a plain number, the PR's live head commit must be the commit the report was
+made from, and, when images are published, the report may link only its own charts.
+Standard library only: this runs with the system Python and no install.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ WATERMARK = "ratchet-metrics-gate"
 CML_VERSION = "0.20.6"
 MAX_REPORT_BYTES = 65_000
 SHA = re.compile(r"[0-9a-f]{40}")
+# What `report --images` writes beside report.md: the only local files a comment may publish.
+PUBLISHABLE = frozenset({"predicted_vs_actual.png", "roc.png"})
+LINK_TARGETS = re.compile(
+    r"\]\(\s*<?([^)\s>]*)"  # [text](target) and ![alt](target)
+    r"|^ {0,3}\[[^\]]*\]:\s*<?([^\s>]*)"  # [label]: target
+    r"|<([a-z][a-z0-9+.-]{1,31}:[^<>\s]*)>"  # <scheme:target>
+    r"|\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]*)",  # HTML attributes
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,26 @@ def read_artifact(folder: Path, run_head_sha: str) -> Artifact:
     return Artifact(pr_number=int(number_text), head_sha=head_sha, report=report)
 
 
+def check_publishable(artifact: Artifact) -> None:
+    """With --publish, CML uploads every local file the Markdown links to, to a public host.
+
+    report.md was written by pull-request code, so a forged one could link `/proc/self/environ`
+    and publish this job's token. Only the report's own charts, as plain files, may be linked.
+    """
+    text = artifact.report.read_text(encoding="utf-8", errors="replace")
+    for match in LINK_TARGETS.finditer(text):
+        target = next(group for group in match.groups() if group is not None)
+        if target.startswith("https://"):
+            continue
+        path = artifact.report.parent / target
+        if target in PUBLISHABLE and path.is_file() and not path.is_symlink():
+            continue
+        raise RatchetError(
+            f"report.md links {target[:80]!r}, which is not one of the report's charts; "
+            "refusing to publish it (unset RATCHET_PUBLISH_IMAGES to comment without images)"
+        )
+
+
 def pr_head_command(repository: str, pr_number: int) -> list[str]:
     return ["gh", "api", f"repos/{repository}/pulls/{pr_number}", "--jq", ".head.sha"]
 
@@ -71,6 +101,8 @@ def cml_command(artifact: Artifact, publish: bool = False) -> list[str]:
 def post(folder: Path, run_head_sha: str, *, publish: bool = False, dry_run: bool = False) -> str:
     """Comment on the PR, unless it has moved on (the newer run comments then)."""
     artifact = read_artifact(folder, run_head_sha)
+    if publish:
+        check_publishable(artifact)
     repository = os.environ.get("GITHUB_REPOSITORY", "")
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
         raise RatchetError("GITHUB_REPOSITORY must be set to owner/name")
