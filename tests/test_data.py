@@ -9,7 +9,7 @@ import pytest
 
 from ratchet import data
 from ratchet.errors import RatchetError
-from ratchet.schema import infer_schema
+from ratchet.schema import DataSchema, infer_schema
 from ratchet.settings import DataParams, SplitParams
 from tests.conftest import (
     CLASSIFICATION_DATA,
@@ -24,8 +24,10 @@ SOURCE = Path("data/table.csv")
 
 
 def test_read_csv_errors(tmp_path: Path) -> None:
-    with pytest.raises(RatchetError, match="dvc pull"):
+    with pytest.raises(RatchetError, match="dvc pull.*or set data.path in params.yaml"):
         data.read_csv(tmp_path / "missing.csv")
+    with pytest.raises(RatchetError, match="or set monitor.current in params.yaml"):
+        data.read_csv(tmp_path / "missing.csv", "monitor.current")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(RatchetError, match="is empty"):
         data.read_csv(tmp_path / "empty.csv")
@@ -125,3 +127,10 @@ def test_schema_describes_each_feature() -> None:
     }
     assert schema.features[2].categories == ["blue", "green", "red"]
     assert schema.classes == ["high", "low"]
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"features": "none"}', ""])
+def test_a_corrupt_schema_file_names_the_fix(tmp_path: Path, text: str) -> None:
+    (tmp_path / "schema.json").write_text(text)
+    with pytest.raises(RatchetError, match=r"schema.json is corrupt .*dvc repro --force prepare"):
+        DataSchema.load(tmp_path / "schema.json")

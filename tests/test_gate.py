@@ -1,11 +1,15 @@
-"""The gate's verdicts, from metrics and rules alone."""
+"""The gate's verdicts from metrics and rules, and how it reads the base from git."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
+from pydantic import ValidationError
 
 from ratchet.errors import RatchetError
-from ratchet.gate import GateResult, format_result, judge, parse_metrics
+from ratchet.gate import GateResult, base_rules, format_result, judge, parse_metrics, show
 from ratchet.settings import GateParams
 
 RULES = GateParams.model_validate(
@@ -106,3 +110,63 @@ def test_fails_closed() -> None:
 def test_corrupt_metrics_are_errors(text: str, message: str) -> None:
     with pytest.raises(RatchetError, match=message):
         parse_metrics(text, "reports/metrics.json")
+
+
+@pytest.mark.parametrize("value", ["10**400", '"abc"', "true", "null", "NaN"])
+def test_metrics_that_are_not_finite_numbers_are_refused(value: str) -> None:
+    text = '{"rmse": ' + (str(10**400) if value == "10**400" else value) + "}"
+    with pytest.raises(RatchetError, match="'rmse' is .* not a finite number"):
+        parse_metrics(text, "reports/metrics.json")
+
+
+def test_a_nan_bound_is_refused_not_ignored() -> None:
+    # `r2 < nan` is always false: a NaN floor would switch the floor off
+    with pytest.raises(ValidationError):
+        GateParams.model_validate({"metrics": {"r2": {"better": "higher", "min": float("nan")}}})
+
+
+def commit_files(repo: Path, files: dict[str, str]) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=repo, check=True)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "config", "user.email", "t@example.com"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "config", "user.name", "T"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_base_file_git_cannot_read_is_an_error_not_a_bootstrap(repo: Path) -> None:
+    commit = commit_files(repo, {"reports/metrics.json": '{"rmse": 1.0}', "README.md": "x"})
+    assert show(commit, Path("README.md")) == "x"
+    assert show(commit, Path("reports/other.json")) is None  # absent: the bootstrap case
+    blob = subprocess.run(
+        ["git", "rev-parse", f"{commit}:reports/metrics.json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (repo / ".git/objects" / blob[:2] / blob[2:]).unlink()  # as a partial clone leaves it
+    with pytest.raises(RatchetError, match="cannot read reports/metrics.json.*fetch-depth: 0"):
+        show(commit, Path("reports/metrics.json"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("gate: [1\n", "is not valid YAML: .*"), ("- a\n- b\n", "must be a YAML mapping")],
+)
+def test_a_broken_base_params_yaml_fails_the_gate_with_a_message(
+    repo: Path, text: str, message: str
+) -> None:
+    commit = commit_files(repo, {"params.yaml": text})
+    with pytest.raises(RatchetError, match=f"params.yaml {message}.*base branch.*fix it there"):
+        base_rules(commit, RULES)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from ratchet.gate import judge
+from ratchet.pr import plot_frames
 from ratchet.report import MAX_CHARS, DataSide, ReportInputs, params_diff, render_report
 from ratchet.settings import GateParams
 
@@ -127,3 +131,14 @@ def test_long_reports_are_truncated_below_githubs_limit() -> None:
     assert len(text) < 65_536
     assert "… and 2960 more" in text
     assert len(render_report(inputs(9.0))) < MAX_CHARS
+
+
+def test_a_plot_file_without_its_columns_costs_its_chart_not_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports/plots").mkdir(parents=True)
+    predictions(1, 10).to_csv(tmp_path / "reports/plots/predictions.csv", index=False)
+    (tmp_path / "reports/plots/roc.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "reports/plots/confusion.csv").write_text('"unclosed\n')
+    assert list(plot_frames(None)) == ["predictions.csv"]

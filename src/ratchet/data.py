@@ -16,11 +16,14 @@ from ratchet.schema import SCHEMA_FILE, DataSchema, json_dtype
 from ratchet.settings import ChecksParams, DataParams, SplitParams
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV, turning every way it can be unreadable into a RatchetError."""
+def read_csv(path: Path, setting: str = "data.path") -> pd.DataFrame:
+    """Read a CSV, turning every way it can be unreadable into a RatchetError.
+
+    `setting` names the params.yaml entry that points at it, for the message.
+    """
     if not path.is_file():
         raise RatchetError(
-            f"{path} not found: run `dvc pull` to fetch the data, or set data.path in params.yaml"
+            f"{path} not found: run `dvc pull` to fetch the data, or set {setting} in params.yaml"
         )
     try:
         frame = pd.read_csv(path)

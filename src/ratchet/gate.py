@@ -7,9 +7,11 @@ no metrics file at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from ratchet.errors import RatchetError
 from ratchet.paths import METRICS_FILE
-from ratchet.settings import GateParams, MetricRule, format_validation_error, load_params
+from ratchet.settings import (
+    GateParams,
+    MetricRule,
+    format_validation_error,
+    load_params,
+    parse_yaml,
+)
 
 Verdict = Literal["pass", "fail", "bootstrap"]
 TOLERANCE = 1e-9  # metrics are rounded to 6 digits; this only absorbs float representation
@@ -160,13 +168,13 @@ def parse_metrics(text: str, where: str) -> dict[str, float]:
         raise RatchetError(f"{where} must be a non-empty JSON object of metric values")
     metrics = {}
     for name, value in loaded.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise RatchetError(f"{where}: metric {name!r} is {value!r}, not a finite number")
-        metrics[name] = float(value)
+        number = math.nan
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            with contextlib.suppress(OverflowError):  # an integer too large for a float
+                number = float(value)
+        if not math.isfinite(number):
+            raise RatchetError(f"{where}: metric {name!r} is {value!r:.40}, not a finite number")
+        metrics[name] = number
     return metrics
 
 
@@ -185,19 +193,32 @@ def resolve(revision: str) -> str:
 
 
 def show(commit: str, path: Path) -> str | None:
-    """A file's text at a commit, or None when the commit does not have it."""
+    """A file's text at a commit, or None when the commit does not have it.
+
+    A file git cannot read (a shallow or partial clone) is an error, never "absent": the gate
+    would otherwise take it for a base without metrics and pass as a bootstrap.
+    """
     result = git("show", f"{commit}:{path.as_posix()}")
-    return result.stdout if result.returncode == 0 else None
+    if result.returncode == 0:
+        return result.stdout
+    listed = git("ls-tree", "--name-only", commit, "--", path.as_posix())
+    if listed.returncode == 0 and not listed.stdout.strip():
+        return None
+    raise RatchetError(
+        f"cannot read {path} at {commit[:12]} ({result.stderr.strip()}): fetch the base with "
+        "full history (fetch-depth: 0)"
+    )
 
 
 def base_rules(
     commit: str, branch_rules: GateParams
 ) -> tuple[GateParams, Literal["base", "branch"]]:
     """The base's gate section applies, so a branch cannot loosen the rules it is judged by."""
-    import yaml
-
     text = show(commit, Path("params.yaml"))
-    section = (yaml.safe_load(text) or {}).get("gate") if text else None
+    try:
+        section = parse_yaml(text, f"{commit[:12]}:params.yaml").get("gate") if text else None
+    except RatchetError as exc:
+        raise RatchetError(f"{exc} (the base branch's params.yaml: fix it there)") from None
     if section is None:
         return branch_rules, "branch"
     try:
@@ -212,7 +233,10 @@ def base_rules(
 def pipeline_problems() -> list[str]:
     """Metrics count only if `dvc status` says they come from the code, data and params here."""
     result = subprocess.run(
-        ["dvc", "status", "--json"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dvc", "status", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     try:
         changed = json.loads(result.stdout) if result.returncode == 0 else None

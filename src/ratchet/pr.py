@@ -42,6 +42,14 @@ def data_side(commit: str | None) -> DataSide:
     return DataSide(md5=outs[0].get("md5"), rows=rows)
 
 
+# The columns each chart reads; a plot file without them is skipped like an unreadable one.
+PLOT_COLUMNS = {
+    "predictions.csv": {"actual", "predicted", "residual"},
+    "confusion.csv": {"actual", "predicted"},
+    "roc.csv": {"fpr", "tpr"},
+}
+
+
 def plot_frames(commit: str | None) -> dict[str, pd.DataFrame]:
     if commit is None:
         names = sorted(path.name for path in PLOTS_DIR.glob("*.csv"))
@@ -53,9 +61,11 @@ def plot_frames(commit: str | None) -> dict[str, pd.DataFrame]:
         text = read_text(commit, PLOTS_DIR / name)
         if text:
             try:
-                frames[name] = pd.read_csv(io.StringIO(text))
+                frame = pd.read_csv(io.StringIO(text))
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 continue  # a broken plot file costs a chart, not the report
+            if PLOT_COLUMNS.get(name, set()) <= set(frame.columns):
+                frames[name] = frame
     return frames
 
 

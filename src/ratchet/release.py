@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ratchet.errors import RatchetError
+from ratchet.gate import parse_metrics
 from ratchet.paths import METRICS_FILE, MODEL_FILE
 from ratchet.serving import (
     LOCK_FILE,
@@ -251,16 +252,6 @@ def git(*args: str) -> str:
     return result.stdout
 
 
-def read_metrics(text: str, source: str) -> dict[str, float]:
-    try:
-        metrics = json.loads(text)
-    except ValueError:
-        raise RatchetError(f"{source} is not valid JSON: rerun `dvc repro`") from None
-    if not isinstance(metrics, dict):
-        raise RatchetError(f"{source} must map metric names to numbers: rerun `dvc repro`")
-    return {str(name): float(value) for name, value in metrics.items()}
-
-
 def describe_split(method: str, time_column: str | None, test_size: float, seed: int) -> str:
     if method == "time":
         return f"held out the latest {test_size:.0%} of rows by `{time_column}`"
@@ -285,14 +276,14 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
         except RatchetError:
             previous_metrics = None
         else:
-            previous_metrics = read_metrics(text, f"{previous}:{METRICS_FILE}")
+            previous_metrics = parse_metrics(text, f"{previous}:{METRICS_FILE}")
     params = load_params()
     return ReleaseFacts(
         tag=tag,
         model_sha256=file_sha256(MODEL_FILE),
         git_commit=git("rev-parse", "HEAD").strip(),
         data_md5=data_version(),
-        metrics=read_metrics(METRICS_FILE.read_text(), str(METRICS_FILE)),
+        metrics=parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE)),
         previous_tag=previous,
         previous_metrics=previous_metrics,
         schema=DataSchema.load(),

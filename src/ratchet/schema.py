@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ratchet.errors import RatchetError
 from ratchet.settings import DataParams, Task
@@ -52,6 +52,11 @@ class DataSchema(BaseModel):
             return cls.model_validate_json(path.read_text())
         except FileNotFoundError:
             raise RatchetError(f"{path} not found: run `dvc repro` first") from None
+        except ValidationError as exc:
+            raise RatchetError(
+                f"{path} is corrupt ({exc.error_count()} errors, first: {exc.errors()[0]['msg']}): "
+                "rerun `dvc repro --force prepare` to write it again"
+            ) from None
 
 
 def json_dtype(series: pd.Series) -> Literal["integer", "number", "string", "boolean"]:

@@ -19,7 +19,7 @@ Task = Literal["regression", "classification"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataParams(Strict):
@@ -165,13 +165,20 @@ def format_validation_error(source: Path, error: ValidationError) -> str:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping, or raise a RatchetError that says what is wrong with it."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise RatchetError(f"{path} not found: run from the project root") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse params.yaml's text (`source` says where it came from, for the message)."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RatchetError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
+        raise RatchetError(f"{source} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(raw, dict):
-        raise RatchetError(f"{path} must be a YAML mapping of sections (data, split, train, ...)")
+        raise RatchetError(f"{source} must be a YAML mapping of sections (data, split, train, ...)")
     return raw
 
 

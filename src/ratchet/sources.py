@@ -20,7 +20,7 @@ def current_batch(params: Params) -> tuple[pd.DataFrame, str]:
     Returns the rows (the schema's features; the target may be absent) and a name for where they
     came from, shown in the report. Demo: the CSV at monitor.current.
     """
-    return read_csv(params.monitor.current), str(params.monitor.current)
+    return read_csv(params.monitor.current, "monitor.current"), str(params.monitor.current)
 
 
 def refresh_training_data(params: Params) -> str:
