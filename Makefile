@@ -112,7 +112,7 @@ bench: install ## time repro (cold and no-op), CLI start-up, install and venv si
 
 # Serving and releases. `make serve` serves the current model; release.yml runs the rest on a
 # version tag, with TAG (e.g. v1.2.0) and GITHUB_REPOSITORY in the environment.
-.PHONY: import-model bento serve bench-serve pull-model image smoke-image push-image \
+.PHONY: check-tag import-model bento serve bench-serve pull-model image smoke-image push-image \
 	release-notes github-release promote
 
 import-model: install ## put the current model into the BentoML store as ratchet:<version>
@@ -127,6 +127,11 @@ serve: install ## serve the current model on http://127.0.0.1:3000 (after `make 
 
 bench-serve: install ## served latency and throughput vs in-process predict and bare FastAPI
 	python -m tests.benchmarks.serve
+
+check-tag: ## fail unless the tagged commit is on $DEFAULT_BRANCH (so its model passed the gate)
+	git merge-base --is-ancestor HEAD "origin/$${DEFAULT_BRANCH:-main}" || { echo "error: $${TAG:-HEAD}\
+	 is not on $${DEFAULT_BRANCH:-main}, so its model never passed metrics-gate: tag a commit of\
+	 $${DEFAULT_BRANCH:-main}" >&2; exit 1; }
 
 pull-model: install ## fetch the outputs dvc.lock names, retrain only what the remote lacks
 	python -m ratchet pull-model $${GITHUB_OUTPUT:+--github-output "$$GITHUB_OUTPUT"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from ratchet.schema import DataSchema
 from tests.conftest import (
     CLASSIFICATION_DATA,
     REGRESSION_DATA,
+    ROOT,
     Project,
     classification_frame,
     make_project,
@@ -217,3 +220,31 @@ def test_smoke_test_fails_when_nothing_answers(released: Project) -> None:
     result = released.ratchet("smoke-test", "http://127.0.0.1:9", "--timeout", "1", check=False)
     assert result.returncode == 1
     assert "http://127.0.0.1:9/readyz was not ready within 1 s" in result.stderr
+
+
+def test_only_a_commit_of_the_default_branch_is_released(tmp_path: Path) -> None:
+    def git(repo: Path, *args: str) -> None:
+        identity = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+        subprocess.run(["git", "-C", str(repo), *identity, *args], check=True, capture_output=True)
+
+    upstream, clone = tmp_path / "upstream", tmp_path / "clone"
+    git(tmp_path, "init", "-q", "-b", "main", str(upstream))
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "1")
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    git(clone, "checkout", "-q", "-b", "unreviewed")
+    git(clone, "commit", "-q", "--allow-empty", "-m", "2")
+
+    def check_tag(ref: str) -> subprocess.CompletedProcess[str]:
+        git(clone, "checkout", "-q", ref)
+        return subprocess.run(
+            ["make", "-s", "-f", str(ROOT / "Makefile"), "check-tag"],
+            cwd=clone,
+            env={**os.environ, "DEFAULT_BRANCH": "main", "TAG": "v1.0.0"},
+            capture_output=True,
+            text=True,
+        )
+
+    assert check_tag("main").returncode == 0
+    refused = check_tag("unreviewed")
+    assert refused.returncode != 0
+    assert "error: v1.0.0 is not on main, so its model never passed metrics-gate" in refused.stderr

@@ -95,6 +95,7 @@ def test_the_image_is_built_tested_then_pushed_and_attested(workflow: dict[str, 
     job = workflow["jobs"]["image"]
     assert job["env"] == {"TAG": "${{ github.ref_name }}"}
     assert runs(job) == [
+        "make check-tag",
         "make install",
         "make pull-model",
         "make bento",

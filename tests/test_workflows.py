@@ -98,6 +98,18 @@ def test_least_privilege(path: Path) -> None:
             assert step["with"]["persist-credentials"] is False
 
 
+def test_every_workflow_uses_the_makefiles_uv() -> None:
+    version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version
+    pinned = [
+        step["with"]["version"]
+        for path in WORKFLOWS
+        for step in steps(load(path))
+        if step.get("uses", "").startswith("astral-sh/setup-uv@")
+    ]
+    assert len(pinned) >= 5 and set(pinned) == {version.group(1)}
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
 def test_steps_are_thin(path: Path) -> None:
     scripts = [step["run"].strip() for step in steps(load(path)) if "run" in step]
@@ -148,3 +160,8 @@ def test_ruleset_requires_the_gate() -> None:
     contexts = {check["context"] for check in checks[0]["parameters"]["required_status_checks"]}
     jobs = {job.get("name", key) for path in WORKFLOWS for key, job in load(path)["jobs"].items()}
     assert contexts == {"metrics-gate", "lint-and-test"} and contexts <= jobs
+    # only GitHub Actions may report them: a status of the same name from elsewhere does not count
+    apps = {
+        check.get("integration_id") for check in checks[0]["parameters"]["required_status_checks"]
+    }
+    assert apps == {15368}
