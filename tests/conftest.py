@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import os
 import shutil
 import subprocess
@@ -21,7 +23,7 @@ BIN = Path(sys.executable).parent
 
 # What a fork of the template holds, minus data and generated outputs.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "bentofile.yaml", "src", ".dvcignore"]
-MAKE_FILES = ["Makefile", "pyproject.toml", "uv.lock"]
+MAKE_FILES = ["Makefile", "ci.mk", "pyproject.toml", "uv.lock"]
 
 
 def regression_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -157,6 +159,48 @@ def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False
         project.run("dvc", "init", "-q")
         project.run("dvc", "remote", "add", "-q", "-d", "local", str(path.parent / "remote"))
     return project
+
+
+LOCKED = ["artifacts/schema.json", "artifacts/model.joblib", "reports/metrics.json"]
+
+
+def write_lock(workspace: Path) -> None:
+    """A dvc.lock naming the outputs as they are, as `dvc repro` would write it."""
+    outs = [
+        {
+            "path": name,
+            "hash": "md5",
+            "md5": hashlib.md5((workspace / name).read_bytes()).hexdigest(),
+        }
+        for name in LOCKED
+    ]
+    lock = {"schema": "2.0", "stages": {"train": {"cmd": "python -m ratchet train", "outs": outs}}}
+    (workspace / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+
+
+def train_workspace(
+    workspace: Path,
+    data: dict[str, Any],
+    frame: pd.DataFrame,
+    estimator: str = "hist_gradient_boosting",
+) -> None:
+    """Run the prepare and train stages in `workspace` (no DVC, no MLflow) and lock the result."""
+    from ratchet.core.settings import load_params
+    from ratchet.pipeline import stages
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(workspace):
+        params = small_params(data, estimator)
+        if estimator != "hist_gradient_boosting":
+            params["train"]["hyperparameters"] = {}
+        Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        Path("data").mkdir(exist_ok=True)
+        frame.to_csv(data["path"], index=False)
+        stages.prepare(load_params())
+        stages.train(load_params())
+        Path("reports").mkdir(exist_ok=True)
+        Path("reports/metrics.json").write_text('{"score": 1.0}\n')
+    write_lock(workspace)
 
 
 @pytest.fixture

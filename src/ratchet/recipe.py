@@ -1,7 +1,7 @@
-"""The model recipe: how features are prepared and which estimators `params.yaml` may name.
+"""Yours to edit: the model recipe, i.e. feature preparation and the estimators params may name.
 
-This is the file to edit when you change the model. Everything it needs comes from params.yaml;
-the pipeline calls `build_model` and treats the result as a plain scikit-learn estimator.
+Everything it needs comes from params.yaml; the pipeline calls `build_model` and treats the result
+as a plain scikit-learn estimator.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ratchet.errors import RatchetError
-from ratchet.settings import DataParams, TrainParams
+from ratchet.core.errors import RatchetError
+from ratchet.core.settings import DataParams, TrainParams
 
 # The names params.yaml may use under train.estimator, per task.
 ESTIMATORS: dict[str, dict[str, type[BaseEstimator]]] = {

@@ -1,8 +1,8 @@
 """Benchmark the pipeline: repro (cold and no-op), `make pr-check` against a bare repro, CLI
 start-up, install from the lock, venv size.
 
-Run with `make bench`. Prints wall times and ratios against baselines measured in the same run;
-nothing here asserts a figure. Set BENCH_INSTALL=0 to skip the (slow, networked) install timings.
+Run with `make bench BENCH=pipeline`. Prints wall times and ratios against baselines measured in
+the same run; nothing here asserts a figure. BENCH_INSTALL=0 skips the (slow) install timings.
 """
 
 from __future__ import annotations

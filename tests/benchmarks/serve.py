@@ -1,6 +1,6 @@
 """Benchmark the served model: latency and throughput over loopback HTTP, against baselines.
 
-Run with `make bench-serve` after `make run`. Serves the current model's bento (in a temporary
+Run with `make bench BENCH=serve` after `make run`. Serves the current model's bento (in a temporary
 BentoML home) and, as baselines measured in the same run, calls `model.predict` in-process on the
 same rows and serves the same model with a bare FastAPI + uvicorn wrapper. Each request scores
 one record of the test split. Prints figures and ratios; asserts nothing.
@@ -143,7 +143,7 @@ def main() -> None:
     test_file = ROOT / "artifacts/split/test.parquet"
     if not model_file.is_file() or not test_file.is_file():
         raise SystemExit("no trained model: run `make run` first")
-    from ratchet.schema import DataSchema
+    from ratchet.core.schema import DataSchema
 
     schema = DataSchema.load(ROOT / "artifacts/schema.json")
     frame = pd.read_parquet(test_file)[schema.feature_names].head(ROWS)

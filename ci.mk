@@ -1,0 +1,89 @@
+# What only the workflows run: one target per step, included by the Makefile. Each target is one
+# command; the commands read what the run tells them (the PR, the tag, the run's URL, where step
+# outputs go) from the environment themselves, in src/ratchet/github/actions.py.
+
+.PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce \
+	pr-report install-cml pr-comment check-drift drift-alert retrain-data retrain-pr check-tag \
+	pull-model bento container smoke-image push-image release-notes github-release promote
+
+# A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
+# job runs each module once, so compiling every file of every package would cost more than it saves.
+install-%: | $(UV)
+	$(UV) sync --locked --no-default-groups --group $*
+
+# CI (ci.yml): the slow end-to-end tests, beside the required `test` job's `make test-fast`.
+test-e2e:
+	pytest -n auto -m slow
+
+# The PR check (pr.yml).
+reproduce:
+	dvc pull data.dvc
+	dvc repro
+
+pr-report:
+	python -m ratchet report
+
+# The PR comment (comment.yml): the default branch's code on the system Python, no install.
+CML_VERSION := 0.20.6
+install-cml:
+	npm install --global --no-fund --no-audit "@dvcorg/cml@$(CML_VERSION)"
+
+pr-comment:
+	PYTHONPATH=src python3 -m ratchet comment
+
+# Drift and retraining (monitor.yml, retrain.yml).
+check-drift:
+	dvc pull data.dvc
+	dvc repro prepare
+	python -m ratchet monitor
+
+drift-alert:
+	PYTHONPATH=src python3 -m ratchet drift-issue
+	gh workflow run retrain.yml
+
+retrain-data:
+	dvc pull data.dvc
+	python -m ratchet refresh-data
+	dvc add data
+	dvc repro
+	dvc push
+
+retrain-pr:
+	python -m ratchet retrain-pr --publish
+
+# The release (release.yml), on a version tag: TAG is the tag the run is for.
+TAG ?= $(or $(GITHUB_REF_NAME),dev)
+IMAGE_BACKEND ?= buildx
+SMOKE_PORT ?= 3000
+SMOKE_NAME ?= ratchet-smoke
+
+check-tag:
+	PYTHONPATH=src python3 -m ratchet check-tag
+
+pull-model:
+	python -m ratchet pull-model
+
+bento:
+	python -m ratchet bento --version "$(TAG)"
+
+container:
+	bentoml containerize "ratchet:$(TAG)" --backend "$(IMAGE_BACKEND)" --image-tag "ratchet:$(TAG)"
+
+smoke-image:
+	docker run --detach --rm --name "$(SMOKE_NAME)" --publish "127.0.0.1:$(SMOKE_PORT):3000" \
+	  "ratchet:$(TAG)"
+	python -m ratchet smoke-test "http://127.0.0.1:$(SMOKE_PORT)" || { \
+	  docker logs "$(SMOKE_NAME)"; docker stop "$(SMOKE_NAME)"; exit 1; }
+	docker stop "$(SMOKE_NAME)"
+
+push-image:
+	python -m ratchet push-image
+
+release-notes:
+	python -m ratchet release-notes --output release-notes.md
+
+github-release:
+	PYTHONPATH=src python3 -m ratchet github-release
+
+promote:
+	python -m ratchet promote

@@ -1,0 +1,205 @@
+"""The typed shape of `params.yaml`, validated once when a command starts.
+
+Every knob of Ratchet is here; `python -m ratchet params --schema` prints it as JSON Schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ratchet.core.errors import RatchetError
+from ratchet.core.paths import PARAMS_FILE
+
+Task = Literal["regression", "classification"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class DataParams(Strict):
+    """Which CSV to learn from, what to predict and from which columns."""
+
+    path: Path = Field(description="CSV file inside the DVC-tracked data/ folder.")
+    target: str = Field(description="Column to predict.")
+    task: Task
+    numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
+    categorical: list[str] = Field(default_factory=list, description="Categorical columns.")
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @model_validator(mode="after")
+    def _features_are_distinct(self) -> DataParams:
+        if not self.features:
+            raise ValueError("list at least one column under data.numeric or data.categorical")
+        seen: set[str] = set()
+        for column in self.features:
+            if column in seen:
+                raise ValueError(f"column {column!r} is listed twice among the features")
+            seen.add(column)
+        if self.target in seen:
+            raise ValueError(f"the target {self.target!r} is also listed as a feature (leakage)")
+        return self
+
+
+class SplitParams(Strict):
+    """How rows are held out for evaluation."""
+
+    method: Literal["time", "random"] = "random"
+    time_column: str | None = Field(
+        default=None, description="With method: time, the latest rows by this column are held out."
+    )
+    test_size: float = Field(gt=0, lt=1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _time_split_has_column(self) -> SplitParams:
+        if self.method == "time" and not self.time_column:
+            raise ValueError("split.method is 'time': set split.time_column")
+        return self
+
+
+class TrainParams(Strict):
+    """The estimator (named in the recipe) and its hyperparameters."""
+
+    estimator: str
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 42
+
+
+class MetricRule(Strict):
+    """When a metric blocks a merge: compared with the base branch, and against fixed bounds."""
+
+    better: Literal["higher", "lower"]
+    min: float | None = Field(default=None, description="Fail when the metric is below this.")
+    max: float | None = Field(default=None, description="Fail when the metric is above this.")
+    max_regression: float | None = Field(
+        default=None, ge=0, description="Largest allowed move in the worse direction, in units."
+    )
+    max_regression_pct: float | None = Field(
+        default=None, ge=0, description="Largest allowed move in the worse direction, in percent."
+    )
+
+
+class GateParams(Strict):
+    """The merge gate. With no max_regression(_pct), any regression of a metric fails."""
+
+    metrics: dict[str, MetricRule] = Field(min_length=1)
+
+
+class ChecksParams(Strict):
+    """Limits the data must meet before training, so a broken export fails loudly, not quietly."""
+
+    min_rows: int = Field(default=50, ge=1, description="Fewer rows means a truncated export.")
+    max_null_share: float = Field(
+        default=0.1, ge=0, le=1, description="Largest share of empty values in any feature column."
+    )
+    target_min: float | None = Field(default=None, description="Smallest valid regression target.")
+    target_max: float | None = Field(default=None, description="Largest valid regression target.")
+
+
+class DriftTest(Strict):
+    """An Evidently drift test and its threshold; null keeps Evidently's choice."""
+
+    method: str | None = Field(
+        default=None,
+        description="Evidently stat test, e.g. ks, wasserstein, psi, jensenshannon, chisquare.",
+    )
+    threshold: float | None = Field(
+        default=None, gt=0, description="p-value for tests, distance for distances."
+    )
+
+
+class MonitorParams(Strict):
+    """Drift monitoring: which recent data to compare with the training split, and when to act."""
+
+    current: Path = Field(
+        default=Path("data/current.csv"),
+        description="CSV of recent inputs, compared with the training split.",
+    )
+    drift_share: float = Field(
+        default=0.5, gt=0, le=1, description="Drift when at least this share of features drift."
+    )
+    default: DriftTest = Field(default_factory=DriftTest, description="Test for every feature.")
+    columns: dict[str, DriftTest] = Field(
+        default_factory=dict, description="Per-feature tests that replace the default."
+    )
+
+
+class Params(Strict):
+    data: DataParams
+    split: SplitParams
+    train: TrainParams
+    gate: GateParams
+    checks: ChecksParams = Field(default_factory=ChecksParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
+
+    @model_validator(mode="after")
+    def _sections_name_known_columns(self) -> Params:
+        unknown = sorted(set(self.monitor.columns) - set(self.data.features))
+        if unknown:
+            raise ValueError(
+                f"monitor.columns names {unknown}, which are not features listed under data"
+            )
+        has_range = self.checks.target_min is not None or self.checks.target_max is not None
+        if has_range and self.data.task != "regression":
+            raise ValueError("checks.target_min/target_max apply to regression targets only")
+        return self
+
+
+def format_validation_error(source: Path, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{where}: {item['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, or raise a RatchetError that says what is wrong with it."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RatchetError(f"{path} not found: run from the project root") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse params.yaml's text (`source` says where it came from, for the message)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RatchetError(f"{source} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict):
+        raise RatchetError(f"{source} must be a YAML mapping of sections (data, split, train, ...)")
+    return raw
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Load and validate params.yaml: an unknown section or key is an error, not ignored."""
+    raw = read_yaml(path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise RatchetError(format_validation_error(path, exc)) from None
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted names: {"train": {"seed": 1}} -> {"train.seed": 1}.
+
+    An empty mapping stays a value of its own, so that a diff still shows it.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,97 @@
+"""The monitoring and retraining commands (what monitor.yml and retrain.yml run)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ratchet.core.cli import Commands
+from ratchet.core.paths import DRIFT_HTML, DRIFT_SUMMARY
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from ratchet.core.settings import load_params
+    from ratchet.github.actions import current
+    from ratchet.monitor import drift
+
+    run = current()
+    summary = drift.run_monitor(load_params())
+    print(f"monitor: {drift.headline(summary)}")
+    print(f"monitor: wrote {DRIFT_HTML} and {DRIFT_SUMMARY}")
+    run.add_summary(drift.render_markdown(summary, run.run_url))
+    if run.output_file:  # in a workflow the verdict is a step output, and drift is no failure
+        run.set_outputs(drift=str(summary.drift).lower())
+        return 0
+    return drift.DRIFT_EXIT_CODE if summary.drift else 0
+
+
+def cmd_drift_issue(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.monitor.alert import report_drift_issue
+    from ratchet.monitor.drift import headline, load_summary
+
+    summary = load_summary(args.summary)
+    if not summary.drift:
+        print(f"drift-issue: {headline(summary)}; no issue to file")
+        return 0
+    print(f"drift-issue: {report_drift_issue(summary, current().run_url)}")
+    return 0
+
+
+def cmd_refresh_data(args: argparse.Namespace) -> int:
+    from ratchet.core.settings import load_params
+    from ratchet.monitor.refresh import refresh
+
+    print(f"refresh-data: {refresh(load_params())}")
+    return 0
+
+
+def cmd_retrain_pr(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.monitor import retrain
+
+    run = current()
+    token_source = retrain.token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
+    done = retrain.propose(publish=args.publish, token_source=token_source, run_url=run.run_url)
+    for line in done:
+        print(f"retrain-pr: {line}")
+    if token_source == "github-token":
+        print(f"::warning title=Retraining pull request::{retrain.TOKEN_WARNING}")
+    run.add_summary(retrain.render_markdown(done, token_source))
+    return 0
+
+
+def register(commands: Commands) -> None:
+    commands.add(
+        "monitor",
+        cmd_monitor,
+        "compare the current batch with the training split: reports/drift.{html,json}; "
+        "exit 0: no drift, 3: drift (in a workflow: 0, and the step output drift=true), 1: error",
+    )
+    issue = commands.add(
+        "drift-issue",
+        cmd_drift_issue,
+        "on drift, open the one `drift` issue or comment on it (gh; system Python)",
+    )
+    issue.add_argument(
+        "--summary",
+        type=Path,
+        default=DRIFT_SUMMARY,
+        help=f"the monitor's summary (default: {DRIFT_SUMMARY})",
+    )
+    commands.add(
+        "refresh-data",
+        cmd_refresh_data,
+        "add new rows to the training data (src/ratchet/sources.py) and check them",
+    )
+    retrain_pr = commands.add(
+        "retrain-pr",
+        cmd_retrain_pr,
+        "commit the retraining on branch ratchet/retrain; with --publish, push it "
+        "and open or update its pull request (gh)",
+    )
+    retrain_pr.add_argument(
+        "--publish",
+        action="store_true",
+        help="push the branch to origin and open or update the pull request",
+    )

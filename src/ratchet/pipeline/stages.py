@@ -1,0 +1,114 @@
+"""The DVC stages: each reads its inputs, calls the pure core, and writes its outputs at once.
+
+`dvc.yaml` runs them as `python -m ratchet.pipeline prepare|train|evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from ratchet.core import data as data_io
+from ratchet.core.errors import RatchetError
+from ratchet.core.files import Writer, sha256, text, write_all
+from ratchet.core.paths import (
+    DATA_SUMMARY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PLOTS_DIR,
+    SCHEMA_FILE,
+    TEST_FILE,
+    TRAIN_FILE,
+)
+from ratchet.core.schema import DataSchema, infer_schema
+from ratchet.core.settings import Params, flatten
+
+
+def prepare(params: Params) -> tuple[int, int]:
+    """Validate the raw CSV, derive the feature schema, and split train/test."""
+    raw = data_io.read_csv(params.data.path)
+    frame = data_io.validate(raw, params.data, params.data.path)
+    data_io.check_quality(frame, params.data, params.checks, params.data.path)
+    schema = infer_schema(frame, params.data)
+    train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
+    write_all(
+        {
+            TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
+            TEST_FILE: lambda path: test.to_parquet(path, index=False),
+            SCHEMA_FILE: text(schema.to_json()),
+            DATA_SUMMARY_FILE: text(data_summary(raw, train, test)),
+        }
+    )
+    return len(train), len(test)
+
+
+def data_summary(raw: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> str:
+    """Row counts, committed to git so a pull request can say how its data differs."""
+    summary = {
+        "rows": len(raw),
+        "columns": len(raw.columns),
+        "train_rows": len(train),
+        "test_rows": len(test),
+    }
+    return json.dumps(summary, indent=2) + "\n"
+
+
+def train(params: Params) -> str:
+    """Fit the recipe's model on the training split; returns the model file's sha256."""
+    import joblib
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from ratchet.recipe import build_model
+
+    schema = DataSchema.load()
+    frame = data_io.read_split(TRAIN_FILE)
+    model = build_model(params.data, params.train)
+    try:
+        model.fit(frame[schema.feature_names], frame[schema.target])
+    except InvalidParameterError as exc:
+        raise RatchetError(f"params.yaml: train.hyperparameters: {exc}") from None
+    write_all({MODEL_FILE: lambda path: joblib.dump(model, path)})
+    return sha256(MODEL_FILE)
+
+
+def evaluate(params: Params) -> tuple[dict[str, float], str]:
+    """Score the model on the test split, write metrics and plot data, log the run to MLflow."""
+    import joblib
+
+    from ratchet.pipeline import evaluation, tracking
+
+    schema = DataSchema.load()
+    test = data_io.read_split(TEST_FILE)
+    if not MODEL_FILE.is_file():
+        raise RatchetError(f"{MODEL_FILE} not found: run `dvc repro` (the train stage writes it)")
+    model = joblib.load(MODEL_FILE)
+    features, actual = test[schema.feature_names], test[schema.target]
+    predicted = model.predict(features)
+    if schema.task == "regression":
+        scores = evaluation.regression_metrics(actual, predicted)
+        plots = evaluation.regression_plots(actual, predicted)
+    else:
+        classes = list(model.classes_)
+        probabilities = model.predict_proba(features) if hasattr(model, "predict_proba") else None
+        scores = evaluation.classification_metrics(actual, predicted, probabilities, classes)
+        plots = evaluation.classification_plots(actual, predicted, probabilities, classes)
+    scores = evaluation.rounded(scores)
+
+    run_id = tracking.log_training_run(
+        model=model,
+        params=flatten(params.model_dump(mode="json")),
+        scores=scores,
+        example=features.head(5),
+        tags={"model_sha256": sha256(MODEL_FILE)},
+    )
+    for stale in PLOTS_DIR.glob("*.csv"):
+        if stale.name not in plots:
+            stale.unlink()
+    outputs: dict[Path, Writer] = {METRICS_FILE: text(json.dumps(scores, indent=2) + "\n")}
+    for name, frame in plots.items():
+        outputs[PLOTS_DIR / name] = partial(frame.to_csv, index=False)
+    write_all(outputs)
+    return scores, run_id

@@ -1,0 +1,135 @@
+"""MLflow tracking: where runs go, and what each training run records.
+
+The local default is an SQLite store in `mlruns/`; set MLFLOW_TRACKING_URI to use a server.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ratchet.core.dvc import data_version
+from ratchet.core.errors import RatchetError
+from ratchet.core.git import head_commit
+
+LOCAL_STORE = Path("mlruns")
+# What loading a logged model needs besides MLflow, pinned to the versions that trained it.
+MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
+EXPERIMENT = "ratchet"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{LOCAL_STORE}/mlflow.db"
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast with a clear message instead of letting MLflow retry for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # the server answered; authentication and the like are MLflow's to report
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RatchetError(
+            f"MLflow tracking server {uri} is unreachable ({reason}): start it, fix "
+            f"MLFLOW_TRACKING_URI, or unset it to track in the local store {LOCAL_STORE}/"
+        ) from None
+
+
+def start(uri: str) -> Any:
+    """Point MLflow at `uri` and select the experiment; returns the mlflow module."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(experiment) is None:
+        # Keep the local store's artifacts beside its database, not in the working directory.
+        LOCAL_STORE.mkdir(exist_ok=True)
+        mlflow.create_experiment(experiment, (LOCAL_STORE / "artifacts").resolve().as_uri())
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def log_training_run(
+    *,
+    model: Any,
+    params: dict[str, Any],
+    scores: dict[str, float],
+    example: pd.DataFrame,
+    tags: dict[str, str],
+) -> str:
+    """Record one trained model with its params, metrics, signature and lineage; returns run id."""
+    uri = tracking_uri()
+    check_reachable(uri)
+    if uri.startswith("sqlite:///"):
+        LOCAL_STORE.mkdir(exist_ok=True)
+    mlflow = start(uri)
+    import skops.io
+    from mlflow.models import infer_signature
+
+    commit, dirty = head_commit()
+    with mlflow.start_run() as run:
+        mlflow.set_tags(
+            {
+                "git_commit": commit,
+                "git_dirty": str(dirty).lower(),
+                "data_md5": data_version(),
+                **tags,
+            }
+        )
+        mlflow.log_params(params)
+        mlflow.log_metrics(scores)
+        with warnings.catch_warnings():
+            # MLflow hints that integer columns cannot hold missing values: true, and expected.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(example, model.predict(example))
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            # skops refuses to load types it does not know; trust exactly those of this model.
+            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+            # What loading the model needs, pinned to this environment; spares MLflow's slow
+            # inference of the whole project's requirements.
+            pip_requirements=[
+                f"mlflow=={mlflow.__version__}",  # the client may be mlflow-skinny: same version
+                *(f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS),
+            ],
+        )
+        return str(run.info.run_id)
+
+
+def find_run(model_sha256: str) -> str | None:
+    """The newest run that logged the model with this hash, if the store has one.
+
+    A lookup only: it creates neither the local store nor the experiment.
+    """
+    uri = tracking_uri()
+    check_reachable(uri)
+    if uri.startswith("sqlite:///") and not LOCAL_STORE.is_dir():
+        return None
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    if experiment is None:
+        return None
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment.experiment_id],
+        filter_string=f"tags.model_sha256 = '{model_sha256}'",
+        order_by=["start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return str(runs[0].info.run_id) if runs else None

@@ -1,0 +1,173 @@
+"""The release commands (what release.yml runs, step by step)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ratchet.core.cli import Commands
+
+NOTES_FILE = Path("release-notes.md")
+
+
+def release_tag(args: argparse.Namespace) -> str:
+    """The tag given, or in a tag-triggered run the tag it runs for."""
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import current
+
+    tag = args.tag or current().ref_name
+    if not tag:
+        raise RatchetError("no release tag: pass --tag (e.g. --tag v1.2.0)")
+    return str(tag)
+
+
+def cmd_check_tag(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.release.publish import check_tag
+
+    print(f"check-tag: {check_tag(release_tag(args), current().default_branch)}")
+    return 0
+
+
+def cmd_pull_model(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.release.model import pull_model
+
+    sha256 = pull_model()
+    print(f"pull-model: the workspace holds the outputs dvc.lock names (model sha256 {sha256})")
+    current().set_outputs(**{"model-sha256": sha256})
+    return 0
+
+
+def cmd_bento(args: argparse.Namespace) -> int:
+    from ratchet.release.bento import build_bento
+
+    print(build_bento(args.version))
+    return 0
+
+
+def cmd_smoke_test(args: argparse.Namespace) -> int:
+    from ratchet.release.smoke import smoke_test
+
+    for line in smoke_test(args.url, args.timeout):
+        print(f"smoke-test: {line}")
+    return 0
+
+
+def cmd_image_tags(args: argparse.Namespace) -> int:
+    from ratchet.core.git import git
+    from ratchet.release.versions import image_name, image_tags
+
+    image = image_name(args.repository)
+    tags = image_tags(release_tag(args), git("tag", "--list", "v*").split())
+    print("\n".join(f"{image}:{tag}" for tag in tags))
+    return 0
+
+
+def cmd_push_image(args: argparse.Namespace) -> int:
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import current
+    from ratchet.release.publish import push_image
+
+    run = current()
+    tag = release_tag(args)
+    repository = args.repository or run.repository
+    if not repository:
+        raise RatchetError("no repository to push to: pass --repository OWNER/NAME")
+    image, digest = push_image(tag, repository, args.local or f"ratchet:{tag}")
+    print(f"push-image: pushed {image}@{digest}")
+    run.set_outputs(image=image, digest=digest)
+    return 0
+
+
+def cmd_release_notes(args: argparse.Namespace) -> int:
+    from ratchet.core.files import text, write_all
+    from ratchet.github.actions import current
+    from ratchet.release.notes import release_facts, render_release_notes
+
+    env = current().env
+    image = args.image or env.get("RATCHET_IMAGE") or None
+    digest = args.digest or env.get("RATCHET_DIGEST") or None
+    notes = render_release_notes(release_facts(release_tag(args), image, digest))
+    if args.output:
+        write_all({args.output: text(notes)})
+        print(f"release-notes: wrote {args.output}")
+    else:
+        print(notes, end="")
+    return 0
+
+
+def cmd_github_release(args: argparse.Namespace) -> int:
+    from ratchet.release.publish import github_release
+
+    print(f"github-release: {github_release(release_tag(args), args.notes)}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.release.promote import promote
+
+    run = current()
+    sha256 = args.model_sha256 or run.env.get("RATCHET_MODEL_SHA256") or None
+    release = args.release or run.ref_name
+    print(f"promote: {promote(args.alias, release, sha256)}")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    check = commands.add(
+        "check-tag",
+        cmd_check_tag,
+        "fail unless the release tag is on the default branch (its model passed metrics-gate)",
+    )
+    check.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    commands.add(
+        "pull-model",
+        cmd_pull_model,
+        "fetch the outputs dvc.lock names, retraining only what the DVC remote lacks",
+    )
+    bento = commands.add(
+        "bento", cmd_bento, "import the model and build the BentoML service; print its tag"
+    )
+    bento.add_argument("--version", help="bento version, e.g. the release tag v1.2.0")
+    smoke = commands.add(
+        "smoke-test",
+        cmd_smoke_test,
+        "check a served model: ready, predicts as the artifact does, refuses bad input",
+    )
+    smoke.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:3000")
+    smoke.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /readyz")
+    tags = commands.add(
+        "image-tags", cmd_image_tags, "the image references a release pushes, one a line"
+    )
+    tags.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    tags.add_argument("--repository", required=True, help="OWNER/NAME on GitHub")
+    push = commands.add(
+        "push-image", cmd_push_image, "push ratchet:TAG to ghcr.io with its semver tags"
+    )
+    push.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    push.add_argument("--repository", help="OWNER/NAME (default: the run's repository)")
+    push.add_argument("--local", help="the local image to push (default: ratchet:TAG)")
+    notes = commands.add(
+        "release-notes",
+        cmd_release_notes,
+        "the GitHub Release notes: metrics against the last release and a model card",
+    )
+    notes.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    notes.add_argument("--image", help="the pushed image, e.g. ghcr.io/owner/repo")
+    notes.add_argument("--digest", help="the pushed image's digest, sha256:...")
+    notes.add_argument("--output", type=Path, help="write the notes here instead of stdout")
+    release = commands.add(
+        "github-release", cmd_github_release, "publish the GitHub Release with the notes (gh)"
+    )
+    release.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    release.add_argument(
+        "--notes", type=Path, default=NOTES_FILE, help=f"the notes (default: {NOTES_FILE})"
+    )
+    promote = commands.add(
+        "promote", cmd_promote, "point an MLflow registry alias at the registered current model"
+    )
+    promote.add_argument("--alias", default="production", help="the alias to move")
+    promote.add_argument("--release", help="tag the model version with this release tag")
+    promote.add_argument("--model-sha256", help="the model to promote (default: the current one)")

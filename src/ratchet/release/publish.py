@@ -1,0 +1,79 @@
+"""Publishing a release: the tag check, the image pushed under its semver tags, the GitHub Release.
+
+Each runs one external tool (git, docker, gh) per step and fails with what that tool said.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ratchet.core.errors import RatchetError
+from ratchet.core.git import git, git_call
+from ratchet.github.gh import gh
+from ratchet.release.versions import image_name, image_tags, require_version
+
+
+def check_tag(tag: str, default_branch: str) -> str:
+    """Refuse to release a commit that is not on the default branch's first-parent history.
+
+    Only such a commit was merged through a pull request whose model passed metrics-gate (a commit
+    reachable only through a merged branch never was judged as the branch's head).
+    """
+    require_version(tag)
+    commit = git("rev-parse", f"{tag}^{{commit}}")
+    branch = f"origin/{default_branch}"
+    history = git_call("rev-list", "--first-parent", branch)
+    if history.returncode != 0:
+        raise RatchetError(
+            f"cannot read the history of {branch}: check out with fetch-depth: 0 "
+            f"({history.stderr.strip()})"
+        )
+    if commit not in history.stdout.split():
+        raise RatchetError(
+            f"{tag} is {commit[:12]}, which is not a commit of {default_branch} (on its "
+            f"first-parent history), so its model never passed metrics-gate there: tag a commit "
+            f"of {default_branch}"
+        )
+    return f"{tag} is {commit[:12]}, a commit of {default_branch}"
+
+
+def docker(*args: str) -> str:
+    try:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise RatchetError("docker not found on PATH: install Docker") from None
+    if result.returncode != 0:
+        said = (result.stderr.strip() or result.stdout.strip()).replace("\n", " ")
+        raise RatchetError(f"`docker {' '.join(args[:2])}` failed: {said}")
+    return result.stdout.strip()
+
+
+def push_image(tag: str, repository: str, local: str) -> tuple[str, str]:
+    """Push the local image `local` to GHCR under each tag the release moves.
+
+    Returns the image name and the digest the registry gave it.
+    """
+    image = image_name(repository)
+    existing = git("tag", "--list", "v*").split()
+    for moved in image_tags(tag, existing):
+        reference = f"{image}:{moved}"
+        docker("tag", local, reference)
+        docker("push", "--quiet", reference)
+    pushed = docker("inspect", "--format", "{{json .RepoDigests}}", local)
+    digests = [d for d in pushed.strip("[]").replace('"', "").split(",") if d.startswith(image)]
+    if not digests:
+        raise RatchetError(f"the registry gave {image} no digest: `docker push` did not finish")
+    return image, digests[0].split("@", 1)[1]
+
+
+def github_release(tag: str, notes: Path) -> str:
+    """Publish the GitHub Release of `tag` with the notes; a pre-release for vX.Y.Z-suffix."""
+    version = require_version(tag)
+    if not notes.is_file():
+        raise RatchetError(f"{notes} not found: run `python -m ratchet release-notes` first")
+    command = ["release", "create", tag, "--verify-tag", "--title", tag]
+    command += ["--notes-file", str(notes)]
+    if not version.is_release:
+        command.append("--prerelease")
+    return gh(*command).strip()

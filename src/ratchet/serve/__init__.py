@@ -1,0 +1,1 @@
+"""Serving: the BentoML service, its request contract, prediction, and the model store."""

@@ -1,0 +1,212 @@
+"""Drift monitoring: Evidently's verdict on real frames, the summary, the CLI, the drift issue."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ratchet.__main__ import main
+from ratchet.core.data import validate
+from ratchet.core.errors import RatchetError
+from ratchet.core.paths import DRIFT_HTML, DRIFT_SUMMARY
+from ratchet.core.schema import infer_schema
+from ratchet.core.settings import DataParams, MonitorParams, load_params
+from ratchet.monitor import drift as monitor
+from ratchet.monitor.drift import DriftSummary
+from ratchet.pipeline import stages
+from tests.conftest import REGRESSION_DATA, regression_frame, small_params
+from tests.stand_ins import actions_env
+
+REGRESSION = DataParams.model_validate(REGRESSION_DATA)
+REFERENCE = regression_frame(rows=600, seed=1)
+SCHEMA = infer_schema(validate(REFERENCE, REGRESSION, Path("reference")), REGRESSION)
+
+
+def shifted(rows: int = 300, seed: int = 2) -> pd.DataFrame:
+    """A later window: bigger items, and mostly red ones."""
+    frame = regression_frame(rows, seed)
+    frame["size"] = (frame["size"] + 4).round(3)
+    frame["colour"] = np.where(np.arange(rows) % 5 == 0, "blue", "red")
+    return frame
+
+
+def drift_of(current: pd.DataFrame, params: MonitorParams | None = None) -> DriftSummary:
+    params = params or MonitorParams()
+    result, _ = monitor.detect_drift(REFERENCE, current, SCHEMA, params)
+    return monitor.summarize(
+        result, SCHEMA, params.drift_share, ("reference", len(REFERENCE)), ("current", len(current))
+    )
+
+
+def test_a_shifted_window_drifts() -> None:
+    summary = drift_of(shifted())
+    assert summary.drift
+    assert summary.drifted_columns == ["size", "colour"]
+    assert summary.drifted_share == pytest.approx(2 / 3)
+    size = summary.columns[0]
+    assert (size.name, size.kind, size.drifted) == ("size", "numeric", True)
+    # Evidently's choice for a numeric feature with up to 1000 reference rows:
+    assert size.method == "K-S p_value" and size.threshold == 0.05
+    assert size.score is not None and size.score < 0.05
+
+
+def test_a_sample_of_the_reference_does_not_drift() -> None:
+    summary = drift_of(REFERENCE.sample(300, random_state=0))
+    assert not summary.drift
+    assert summary.drifted_columns == []
+    assert [column.name for column in summary.columns] == ["size", "age", "colour"]
+    assert all(column.score is not None and column.score > 0.5 for column in summary.columns)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5, 6])
+def test_fresh_samples_of_the_same_distribution_do_not_drift(seed: int) -> None:
+    """A column may cross its 5% p-value by chance (seeds 3 and 4 do); the share absorbs it."""
+    summary = drift_of(regression_frame(rows=300, seed=seed))
+    assert not summary.drift
+    assert len(summary.drifted_columns) <= 1
+
+
+def test_tests_and_thresholds_come_from_params() -> None:
+    params = MonitorParams.model_validate(
+        {
+            "drift_share": 0.3,
+            "default": {"method": "psi", "threshold": 10.0},
+            "columns": {"colour": {"method": "jensenshannon", "threshold": 0.05}},
+        }
+    )
+    summary = drift_of(shifted(), params)
+    methods = {column.name: (column.method, column.threshold) for column in summary.columns}
+    assert methods["size"] == ("psi", 10.0)  # as params.yaml names it
+    assert methods["colour"] == ("jensenshannon", 0.05)
+    assert summary.drifted_columns == ["colour"]  # PSI over 10 is out of reach for size
+    assert summary.drift and summary.drift_share == 0.3  # 1 of 3 features is over 30%
+
+
+def test_an_unknown_test_is_a_params_error() -> None:
+    params = MonitorParams.model_validate({"default": {"method": "kolmogorov"}})
+    with pytest.raises(RatchetError, match=r"params.yaml: monitor: No stattest found of name"):
+        drift_of(shifted(), params)
+
+
+def test_summary_round_trips_through_json() -> None:
+    summary = drift_of(shifted())
+    raw = json.loads(json.dumps(summary.to_dict()))
+    assert raw["verdict"] == "drift" and raw["drift"] is True
+    assert raw["drifted_columns"] == ["size", "colour"]
+    assert raw["reference"] == {"path": "reference", "rows": 600}
+    assert raw["current"] == {"path": "current", "rows": 300}
+    assert set(raw["columns"]["age"]) == {"kind", "method", "threshold", "score", "drifted"}
+    assert DriftSummary.from_dict(raw) == summary
+
+
+def test_an_evidently_test_that_errored_fails_the_check() -> None:
+    result, _ = monitor.detect_drift(REFERENCE, shifted(), SCHEMA, MonitorParams())
+    for test in result["tests"]:
+        if test["name"].endswith("column age"):
+            test["status"] = "ERROR"
+    with pytest.raises(RatchetError, match="could not test column 'age' for drift"):
+        monitor.summarize(result, SCHEMA, 0.5, ("r", 1), ("c", 1))
+
+
+def test_markdown_lists_drifted_features_first() -> None:
+    text = monitor.render_markdown(drift_of(shifted()), "https://example.com/run/1")
+    assert text.startswith(
+        "### Drift check: drift: 2 of 3 features drifted (67%, at or over monitor.drift_share 50%)"
+    )
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| feature", "| size", "| colour", "| age"]
+    assert rows[1].endswith("| **yes** |") and rows[3].endswith("| no |")
+    assert "[this run](https://example.com/run/1)" in text
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"verdict": "drift"}', "[1, 2]", "not json"])
+def test_a_summary_that_is_not_the_monitors_is_refused(tmp_path: Path, text: str) -> None:
+    (tmp_path / "drift.json").write_text(text)
+    with pytest.raises(RatchetError, match="is not a drift summary written by"):
+        monitor.load_summary(tmp_path / "drift.json")
+
+
+# --- The command, in a project folder --------------------------------------------------------
+
+
+@pytest.fixture
+def trained_split(in_tmp: Path) -> Path:
+    """A project folder after `prepare`: the training split is the monitor's reference."""
+    (in_tmp / "data").mkdir()
+    REFERENCE.to_csv(in_tmp / "data/table.csv", index=False)
+    params = {**small_params(REGRESSION_DATA), "monitor": {"current": "data/current.csv"}}
+    (in_tmp / "params.yaml").write_text(yaml.safe_dump(params))
+    stages.prepare(load_params())
+    return in_tmp
+
+
+def test_monitor_command_exit_codes_and_outputs(
+    trained_split: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shifted().drop(columns="price").to_csv("data/current.csv", index=False)  # inputs only
+    assert main(["monitor"]) == monitor.DRIFT_EXIT_CODE == 3
+    out = capsys.readouterr().out
+    assert "monitor: drift: 2 of 3 features drifted" in out
+    summary = json.loads(DRIFT_SUMMARY.read_text())
+    assert summary["verdict"] == "drift" and summary["current"]["path"] == "data/current.csv"
+    assert summary["reference"] == {"path": "artifacts/split/train.parquet", "rows": 450}
+
+    regression_frame(rows=300, seed=3).to_csv("data/current.csv", index=False)
+    assert main(["monitor"]) == 0
+    assert json.loads(DRIFT_SUMMARY.read_text())["verdict"] == "no drift"
+
+
+def test_the_report_is_one_self_contained_html_file(trained_split: Path) -> None:
+    shifted().to_csv("data/current.csv", index=False)
+    main(["monitor"])
+    html = DRIFT_HTML.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") or html.lstrip().startswith("<html")
+    assert "size" in html and "colour" in html
+    assert not re.search(r"<script[^>]+src=", html, re.IGNORECASE)
+    assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.IGNORECASE)
+    assert not re.search(r"@import\s+url\(\s*[\"']?(https?:)?//", html, re.IGNORECASE)
+    assert len(html) > 100_000  # the plotting library is inlined, not fetched
+
+
+def test_in_a_workflow_the_verdict_is_a_step_output_and_the_summary_is_shown(
+    trained_split: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in actions_env(trained_split / "runner").items():
+        monkeypatch.setenv(name, value)
+    shifted().to_csv("data/current.csv", index=False)
+    Path("runner/summary.md").write_text("earlier step\n")
+    assert main(["monitor"]) == 0  # the verdict travels in the output
+    assert Path("runner/output.txt").read_text() == "drift=true\n"
+    summary = Path("runner/summary.md").read_text()
+    assert summary.startswith("earlier step\n### Drift check: drift:")
+    assert "the `drift-report` artifact of [this run](https://github.com/o/r/actions/runs/5)" in (
+        summary
+    )
+
+    regression_frame(rows=300, seed=3).to_csv("data/current.csv", index=False)
+    assert main(["monitor"]) == 0
+    assert Path("runner/output.txt").read_text() == "drift=true\ndrift=false\n"
+
+
+def test_broken_current_data_fails_and_leaves_no_verdict(
+    trained_split: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shifted().to_csv("data/current.csv", index=False)
+    main(["monitor"])
+    assert DRIFT_SUMMARY.is_file()
+    shifted().drop(columns="age").to_csv("data/current.csv", index=False)
+    assert main(["monitor"]) == 1
+    assert "lacks the feature column(s) 'age'" in capsys.readouterr().err
+    assert not DRIFT_SUMMARY.exists() and not DRIFT_HTML.exists()
+
+
+def test_monitor_without_a_training_split_says_what_to_run(in_tmp: Path) -> None:
+    (in_tmp / "params.yaml").write_text(yaml.safe_dump(small_params(REGRESSION_DATA)))
+    with pytest.raises(RatchetError, match=r"artifacts/schema.json not found: run `dvc repro`"):
+        monitor.run_monitor(load_params())

@@ -1,0 +1,121 @@
+"""Publishing a release: the tag check on real git history, and the exact docker and gh calls
+(their real counterparts need a registry and GitHub)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.stand_ins import actions_env, calls, install_stand_in
+
+
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+    return subprocess.run(
+        ["git", "-C", str(repo), *identity, *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def ratchet(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The release commands as ci.mk runs them with the system Python: no site-packages."""
+    return subprocess.run(
+        [sys.executable, "-S", "-m", "ratchet", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A clone whose origin/main has a merge: v1.0.0 tags a commit of main, v1.1.0 a commit that
+    only reached main as the merged branch's history, v1.2.0 a commit never merged."""
+    upstream, clone = tmp_path / "upstream", tmp_path / "clone"
+    git(tmp_path, "init", "-q", "-b", "main", str(upstream))
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "first model")
+    git(upstream, "tag", "v1.0.0")
+    git(upstream, "checkout", "-q", "-b", "feature")
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "work in progress")
+    git(upstream, "tag", "v1.1.0")
+    git(upstream, "checkout", "-q", "main")
+    git(upstream, "merge", "-q", "--no-ff", "-m", "Merge pull request #1", "feature")
+    git(upstream, "checkout", "-q", "-b", "unreviewed", "v1.0.0")
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "pushed past review")
+    git(upstream, "tag", "v1.2.0")
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    return clone
+
+
+def test_only_a_commit_of_the_default_branch_is_released(clone: Path, tmp_path: Path) -> None:
+    env = actions_env(tmp_path / "runner", {"repository": {"default_branch": "main"}})
+    released = ratchet(clone, "check-tag", env={**env, "GITHUB_REF_NAME": "v1.0.0"})
+    assert released.returncode == 0, released.stderr
+    assert released.stdout.startswith("check-tag: v1.0.0 is ")
+
+    for tag in ("v1.1.0", "v1.2.0"):
+        refused = ratchet(clone, "check-tag", env={**env, "GITHUB_REF_NAME": tag})
+        assert refused.returncode == 1
+        assert f"error: {tag} is " in refused.stderr
+        assert "not a commit of main (on its first-parent history)" in refused.stderr
+
+    not_a_version = ratchet(clone, "check-tag", "--tag", "latest")
+    assert not_a_version.returncode == 1 and "is not a release version" in not_a_version.stderr
+
+
+def test_the_image_is_pushed_under_each_tag_the_release_moves(clone: Path, tmp_path: Path) -> None:
+    digest = "sha256:" + "d" * 64
+    docker, log = install_stand_in(
+        tmp_path / "bin",
+        "docker",
+        {"inspect --format": json.dumps([f"ghcr.io/acme/model@{digest}"])},
+    )
+    env = {**actions_env(tmp_path / "runner"), **docker, "GITHUB_REF_NAME": "v1.3.0"}
+    pushed = ratchet(clone, "push-image", "--repository", "Acme/Model", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    expected = []
+    for tag in ("1.3.0", "1.3", "1", "latest"):
+        expected += [
+            ["tag", "ratchet:v1.3.0", f"ghcr.io/acme/model:{tag}"],
+            ["push", "--quiet", f"ghcr.io/acme/model:{tag}"],
+        ]
+    made = [call["args"] for call in calls(log)]
+    assert made[:-1] == expected
+    assert made[-1][:2] == ["inspect", "--format"]
+    outputs = (tmp_path / "runner/output.txt").read_text()
+    assert outputs == f"image=ghcr.io/acme/model\ndigest={digest}\n"
+
+
+def test_a_push_without_a_digest_fails(clone: Path, tmp_path: Path) -> None:
+    docker, _ = install_stand_in(tmp_path / "bin", "docker", {"inspect --format": "[]"})
+    result = ratchet(clone, "push-image", "--tag", "v1.3.0", "--repository", "a/b", env=docker)
+    assert result.returncode == 1
+    assert "the registry gave ghcr.io/a/b no digest" in result.stderr
+
+
+@pytest.mark.parametrize(("tag", "prerelease"), [("v1.3.0", []), ("v1.4.0-rc.1", ["--prerelease"])])
+def test_the_github_release_carries_the_notes(
+    clone: Path, tmp_path: Path, tag: str, prerelease: list[str]
+) -> None:
+    gh, log = install_stand_in(tmp_path / "bin", "gh", {"release create": "https://example/r"})
+    (clone / "release-notes.md").write_text("notes\n")
+    result = ratchet(clone, "github-release", "--tag", tag, env=gh)
+    assert result.returncode == 0, result.stderr
+    command = ["release", "create", tag, "--verify-tag", "--title", tag]
+    assert [call["args"] for call in calls(log)] == [
+        [*command, "--notes-file", "release-notes.md", *prerelease]
+    ]
+
+
+def test_a_github_release_without_notes_fails(clone: Path) -> None:
+    result = ratchet(clone, "github-release", "--tag", "v1.3.0")
+    assert result.returncode == 1
+    assert "release-notes.md not found: run `python -m ratchet release-notes`" in result.stderr

@@ -1,0 +1,288 @@
+"""The workflows, each fact checked once: first what holds for every workflow (schema, zizmor,
+pins, permissions, thin steps that run real targets), then what each workflow alone promises."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ratchet.__main__ import parser
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+WORKFLOWS = {path.name: path for path in sorted((ROOT / ".github/workflows").glob("*.yml"))}
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+# A step's script runs one target of the Makefile or ci.mk, or checks the lock: nothing else.
+THIN = re.compile(r"^(make [\w-]+|uv lock --check)$")
+
+
+def load(name: str) -> dict[str, Any]:
+    workflow: dict[str, Any] = yaml.safe_load(WORKFLOWS[name].read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as true
+    return workflow
+
+
+def all_steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def named(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A job's steps by name (or by action, for unnamed ones)."""
+    return {step.get("name", step.get("uses", "").split("@")[0]): step for step in job["steps"]}
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def make_dry_run(target: str) -> str:
+    """What `make TARGET` would run, as make itself expands it (nothing is run)."""
+    result = subprocess.run(
+        ["make", "-n", "-s", "--no-print-directory", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+    )
+    assert result.returncode == 0, f"make {target}: {result.stderr}"
+    return result.stdout
+
+
+# --- Every workflow ------------------------------------------------------------------------------
+
+
+def test_zizmor_finds_nothing() -> None:
+    result = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--persona=auditor", "--no-progress", ROOT / ".github"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_valid_against_the_github_workflow_schema(name: str) -> None:
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOWS[name]],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dependabot_is_valid_and_lets_releases_settle() -> None:
+    path = ROOT / ".github/dependabot.yml"
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot", path],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = yaml.safe_load(path.read_text())["updates"]
+    assert {update["package-ecosystem"] for update in updates} == {"uv", "github-actions"}
+    assert all(update["cooldown"]["default-days"] >= 3 for update in updates)
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_actions_are_pinned_and_checkouts_keep_no_credentials(name: str) -> None:
+    steps = all_steps(load(name))
+    uses = [step["uses"] for step in steps if "uses" in step]
+    comments = [
+        line.split("uses:", 1)[1].strip()
+        for line in WORKFLOWS[name].read_text().splitlines()
+        if line.strip().removeprefix("- ").startswith("uses:")
+    ]
+    assert uses and len(comments) == len(uses)
+    assert [use for use in comments if not PINNED.match(use)] == []
+    for step in steps:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_permissions_start_from_none_and_each_job_names_its_own(name: str) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {}
+    for job_name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict), f"{job_name} declares no permissions"
+        assert "write-all" not in json.dumps(job["permissions"])
+
+
+def test_every_setup_uv_is_the_makefiles_uv() -> None:
+    version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version
+    pinned = {
+        step["with"]["version"]
+        for name in WORKFLOWS
+        for step in all_steps(load(name))
+        if step.get("uses", "").startswith("astral-sh/setup-uv@")
+    }
+    assert pinned == {version.group(1)}
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_steps_are_thin_and_run_commands_that_exist(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each script is one make target; what make would run calls only real ratchet commands."""
+    for step in all_steps(load(name)):
+        script = step.get("run", "").strip()
+        if not script:
+            continue
+        assert THIN.match(script), f"{name}: `{script}` is not a make target"
+        if script.startswith("make "):
+            recipe = make_dry_run(script.removeprefix("make "))
+            for command in re.findall(r"-m ratchet ([\w-]+)", recipe):
+                with pytest.raises(SystemExit) as exit:  # an unknown command exits 2
+                    parser().parse_args([command, "--help"])
+                assert exit.value.code == 0, f"`{script}` runs unknown `ratchet {command}`"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["release.yml", "retrain.yml"])
+def test_jobs_that_publish_or_write_restore_no_cache(name: str) -> None:
+    for step in all_steps(load(name)):
+        assert not step.get("uses", "").startswith("actions/cache")
+        if step.get("uses", "").startswith("astral-sh/setup-uv@"):
+            assert step["with"]["enable-cache"] is False
+
+
+def test_the_required_checks_are_jobs_that_github_actions_reports() -> None:
+    ruleset = json.loads((ROOT / ".github/rulesets/main.json").read_text())
+    (rule,) = [rule for rule in ruleset["rules"] if rule["type"] == "required_status_checks"]
+    required = rule["parameters"]["required_status_checks"]
+    jobs = {job.get("name", key) for name in WORKFLOWS for key, job in load(name)["jobs"].items()}
+    contexts = {check["context"] for check in required}
+    assert contexts == {"metrics-gate", "lint", "test"} and contexts <= jobs
+    # a status of the same name from anything but GitHub Actions does not count
+    assert {check.get("integration_id") for check in required} == {15368}
+
+
+# --- Each workflow -------------------------------------------------------------------------------
+
+
+def test_ci_runs_lint_and_fast_tests_and_the_e2e_tests_beside_them() -> None:
+    jobs = load("ci.yml")["jobs"]
+    assert runs(jobs["lint"]) == ["uv lock --check", "make lint"]
+    assert runs(jobs["test"]) == ["make test-fast"]
+    assert runs(jobs["e2e"]) == ["make install", "make test-e2e"]
+    assert all(job["permissions"] == {"contents": "read"} for job in jobs.values())
+
+
+def test_the_pr_check_runs_on_every_pull_request_with_a_read_only_token() -> None:
+    workflow = load("pr.yml")
+    assert workflow["on"] == {"pull_request": None}  # no path filters, no pull_request_target
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    job = workflow["jobs"]["metrics-gate"]
+    assert job["name"] == "metrics-gate" and "if" not in job  # never skipped into success
+    assert job["permissions"] == {"contents": "read"}
+    assert "secrets" not in json.dumps(workflow)
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # the gate reads the base from git
+    steps = named(job)
+    assert steps["Install the pipeline"]["run"] == "make install-pipeline"
+    assert "if" not in steps["Reproduce the pipeline"]
+    report = steps["Gate and report"]
+    assert report["if"] == "${{ !cancelled() }}"  # a failed repro still gets its report
+    upload = steps["Upload the report"]
+    assert upload["with"]["name"] == "metrics-report" and upload["with"]["path"] == "reports/pr/"
+
+
+def test_the_comment_job_runs_only_the_default_branchs_code() -> None:
+    workflow = load("comment.yml")
+    assert workflow["on"]["workflow_run"] == {
+        "workflows": ["Model PR check"],
+        "types": ["completed"],
+    }
+    assert load("pr.yml")["name"] == "Model PR check"
+    job = workflow["jobs"]["comment"]
+    assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
+    checkout, download = job["steps"][0], job["steps"][1]
+    assert "ref" not in checkout.get("with", {})  # the default branch, never the PR's head
+    assert download["with"]["path"] == "${{ runner.temp }}/metrics-report"
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert runs(job)[-1] == "make pr-comment"
+    assert "head_branch" not in json.dumps(job)  # an untrusted name stays out of the job
+
+
+def test_the_monitor_runs_weekly_and_hands_drift_to_the_alert_job() -> None:
+    workflow = load("monitor.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (schedule,) = workflow["on"]["schedule"]
+    assert len(schedule["cron"].split()) == 5
+    monitor, alert = workflow["jobs"]["monitor"], workflow["jobs"]["alert"]
+    assert monitor["if"] == "${{ !github.event.repository.fork || vars.RATCHET_MONITOR == 'true' }}"
+    assert monitor["permissions"] == {"contents": "read"}
+    check = next(step for step in monitor["steps"] if step.get("id") == "monitor")
+    assert check["run"] == "make check-drift" and "continue-on-error" not in check
+    assert monitor["outputs"] == {"drift": "${{ steps.monitor.outputs.drift }}"}
+    assert named(monitor)["Upload the report"]["with"]["if-no-files-found"] == "error"
+    assert alert["needs"] == "monitor"
+    assert alert["if"] == "${{ needs.monitor.outputs.drift == 'true' }}"
+    assert alert["permissions"] == {"actions": "write", "contents": "read", "issues": "write"}
+    assert runs(alert) == ["make drift-alert"]
+    assert "workflow_dispatch" in load("retrain.yml")["on"]  # what the alert starts
+
+
+def test_retraining_runs_when_started_and_mints_its_token_last() -> None:
+    workflow = load("retrain.yml")
+    assert workflow["on"] == {"workflow_dispatch": None}
+    job = workflow["jobs"]["retrain"]
+    assert job["environment"] == "retrain"
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    names = [step.get("name") for step in job["steps"]]
+    assert names.index("Token of the GitHub App") == len(names) - 2  # minted just before use
+    for step in job["steps"][:-2]:
+        assert "secrets." not in json.dumps(step)
+    propose = job["steps"][-1]
+    assert propose["run"] == "make retrain-pr"
+    assert propose["env"]["GH_TOKEN"] == (
+        "${{ steps.app.outputs.token || secrets.RATCHET_PR_TOKEN || github.token }}"
+    )
+
+
+def test_a_release_builds_tests_then_pushes_and_attests_the_image() -> None:
+    workflow = load("release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False  # never half a release
+    jobs = workflow["jobs"]
+    image = jobs["image"]
+    assert image["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+        "attestations": "write",
+    }
+    assert image["steps"][0]["with"]["fetch-depth"] == 0  # the notes compare with the last tag
+    assert runs(image) == [
+        "make check-tag",
+        "make install-release",
+        "make pull-model",
+        "make bento",
+        "make container",
+        "make smoke-image",
+        "make push-image",
+        "make release-notes",
+    ]
+    order = [step.get("uses", step.get("run", "")).split("@")[0] for step in image["steps"]]
+    assert order.index("make smoke-image") < order.index("docker/login-action")
+    assert order.index("make push-image") < order.index("actions/attest-build-provenance")
+    attest = image["steps"][order.index("actions/attest-build-provenance")]
+    assert attest["with"]["subject-digest"] == "${{ steps.push.outputs.digest }}"
+    assert jobs["release"]["needs"] == "image"
+    assert jobs["release"]["permissions"] == {"contents": "write"}
+    assert runs(jobs["release"]) == ["make github-release"]
+    promote = jobs["promote"]
+    assert promote["needs"] == ["image", "release"]
+    assert promote["if"] == "${{ vars.MLFLOW_TRACKING_URI != '' }}"
+    assert promote["environment"] == "release" and promote["permissions"] == {"contents": "read"}
+    secrets = re.findall(r"secrets\.(\w+)", WORKFLOWS["release.yml"].read_text())
+    assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
+    assert "secrets." not in json.dumps(image)
