@@ -2,9 +2,9 @@
 # command; the commands read what the run tells them (the PR, the tag, the run's URL, where step
 # outputs go) from the environment themselves, in src/ratchet/github/actions.py.
 
-.PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce \
-	pr-report install-cml pr-comment check-drift drift-alert retrain-data retrain-pr check-tag \
-	pull-model bento container smoke-image push-image release-notes github-release promote
+.PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce gate \
+	install-cml pr-comment check-drift drift-alert retrain-data retrain-pr check-tag bento \
+	container smoke-image push-image release-notes github-release promote
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
@@ -15,13 +15,15 @@ install-%: | $(UV)
 test-e2e:
 	pytest -n auto -m slow
 
-# The PR check (pr.yml).
+# The PR check (pr.yml), and the same verification of main (main.yml) and of a release: pull the
+# data, and only the data; retrain every stage; hold the committed dvc.lock against the result.
 reproduce:
 	dvc pull data.dvc
-	dvc repro
+	python -m ratchet reproduce
 
-pr-report:
-	python -m ratchet report
+# Then judge the reproduced model against the base's, and write the PR report.
+gate:
+	python -m ratchet gate
 
 # The PR comment (comment.yml): the default branch's code on the system Python, no install.
 CML_VERSION := 0.20.6
@@ -59,9 +61,6 @@ SMOKE_NAME ?= ratchet-smoke
 
 check-tag:
 	PYTHONPATH=src python3 -m ratchet check-tag
-
-pull-model:
-	python -m ratchet pull-model
 
 bento:
 	python -m ratchet bento --version "$(TAG)"

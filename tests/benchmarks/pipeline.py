@@ -1,5 +1,5 @@
-"""Benchmark the pipeline: repro (cold and no-op), `make pr-check` against a bare repro, CLI
-start-up, install from the lock, venv size.
+"""Benchmark the pipeline: repro (cold and no-op), the PR check against a bare forced repro of the
+same stages, the bootstrap's share of it, CLI start-up, installs and venv sizes.
 
 Run with `make bench BENCH=pipeline`. Prints wall times and ratios against baselines measured in
 the same run; nothing here asserts a figure. BENCH_INSTALL=0 skips the (slow) install timings.
@@ -7,6 +7,7 @@ the same run; nothing here asserts a figure. BENCH_INSTALL=0 skips the (slow) in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,10 +15,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def timed(
@@ -35,6 +38,29 @@ def best_of(runs: int, *args: str) -> float:
     return min(timed(*args) for _ in range(runs))
 
 
+def bootstrap_seconds(project: Path) -> float:
+    """The paired bootstrap alone, in process, as the gate runs it on the demo's test rows."""
+    code = """
+import json, time, joblib
+from ratchet.core.data import read_split
+from ratchet.core.settings import load_params
+from ratchet.gate.compare import compare
+params = load_params()
+test = read_split(__import__("pathlib").Path("artifacts/split/test.parquet"))
+model = joblib.load("artifacts/model.joblib")
+names = list(params.gate.metrics)
+started = time.perf_counter()
+compare((model, params.data), (model, params.data), test, params.gate, names)
+print(time.perf_counter() - started)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=ENV, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-2000:])
+    return float(result.stdout.strip())
+
+
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -44,80 +70,101 @@ def clone(destination: Path) -> Path:
     return destination
 
 
+Rows = list[tuple[str, float, str]]
+
+
+def repro_rows(project: Path) -> Rows:
+    timed("dvc", "pull", "-q", "data.dvc", cwd=project)  # the demo remote holds the data
+    fresh = timed("dvc", "repro", cwd=project)
+    noop = timed("dvc", "repro", cwd=project)
+    status = timed("dvc", "status", cwd=project)
+    cold = timed("dvc", "repro", "--force", cwd=project)
+    # On a fresh clone the model comes out byte-identical to what dvc.lock records, so DVC
+    # skips evaluate, whose committed outputs already match; --force runs all three stages.
+    return [
+        ("dvc repro, cold (--force: 3 stages)", cold, ""),
+        ("dvc repro, fresh clone", fresh, f"{fresh / cold:.2f}x cold (evaluate skipped)"),
+        ("dvc repro, no-op", noop, f"{noop / cold:.2f}x cold"),
+        ("dvc status (baseline for no-op)", status, f"no-op is {noop / status:.2f}x"),
+    ]
+
+
+def pr_rows(project: Path) -> Rows:
+    """A PR that changes a hyperparameter, committed with its lock as a PR is: the check
+    (reproduce + gate, champion scoring and bootstrap included) against a bare forced `dvc repro`
+    of the same stages, in turn, so that a drift of the machine hits both."""
+    git = ("git", "-c", "user.name=bench", "-c", "user.email=bench@example.com")
+    subprocess.run([*git, "checkout", "-q", "-b", "bench-pr"], cwd=project, check=True)
+    params = (project / "params.yaml").read_text()
+    changed = params.replace("max_iter: 200", "max_iter: 150")
+    assert changed != params, "params.yaml has no `max_iter: 200` to change"
+    (project / "params.yaml").write_text(changed)
+    timed("dvc", "repro", cwd=project)
+    subprocess.run([*git, "commit", "-qam", "bench: fewer trees"], cwd=project, check=True)
+    ratchet = (sys.executable, "-m", "ratchet")
+    bare, check, gate = [], [], []
+    for _ in range(ROUNDS):
+        bare.append(timed("dvc", "repro", "--force", cwd=project))
+        reproduce = timed(*ratchet, "reproduce", cwd=project)
+        gate.append(timed(*ratchet, "gate", "--base", "main", cwd=project, allowed=(0, 1)))
+        check.append(reproduce + gate[-1])
+    verdict = json.loads((project / "reports/pr/gate.json").read_text())
+    if verdict["basis"] != "paired":
+        raise SystemExit(f"the gate did not score both models: {verdict['basis_note']}")
+    bootstrap = bootstrap_seconds(project)
+    ratio = median(check) / median(bare)
+    return [
+        (f"PR: bare dvc repro --force (median of {ROUNDS})", median(bare), ""),
+        ("PR: reproduce + gate (champion, bootstrap)", median(check), f"{ratio:.2f}x bare repro"),
+        ("PR: of which the gate", median(gate), ""),
+        (
+            f"PR: of which the paired bootstrap ({verdict['rows']} rows)",
+            bootstrap,
+            f"{bootstrap / median(gate):.0%} of the gate",
+        ),
+    ]
+
+
+def install_rows(project: Path, scratch: Path) -> Rows:
+    """Installs from the lock into a fresh venv: everything (as `make install`, with bytecode),
+    and the PR check's group alone (as `make install-pipeline`, without)."""
+    env = {**ENV, "UV_CACHE_DIR": str(scratch / "uv-cache"), "UV_PROJECT_ENVIRONMENT": ".venv-b"}
+    env.pop("VIRTUAL_ENV", None)
+    venv = project / ".venv-b"
+    full = ("uv", "sync", "--locked", "--compile-bytecode", "--quiet")
+    job = ("uv", "sync", "--locked", "--no-default-groups", "--group", "pipeline", "--quiet")
+    cold = timed(*full, cwd=project, env=env)
+    size = folder_size(venv) / 2**20
+    shutil.rmtree(venv)
+    warm = timed(*full, cwd=project, env=env)
+    shutil.rmtree(venv)
+    pipeline = timed(*job, cwd=project, env=env)
+    pipeline_size = folder_size(venv) / 2**20
+    return [
+        ("install everything, cold uv cache", cold, f"{size:,.0f} MiB"),
+        ("install everything, warm uv cache", warm, f"{warm / cold:.2f}x cold"),
+        (
+            "install the PR check's group, warm cache",
+            pipeline,
+            f"{pipeline / warm:.2f}x everything; {pipeline_size:,.0f} MiB",
+        ),
+    ]
+
+
 def main() -> None:
-    rows: list[tuple[str, float, str]] = []
     python_start = best_of(5, sys.executable, "-c", "pass")
     help_time = best_of(5, sys.executable, "-m", "ratchet", "--help")
-    rows.append(("python -c pass (baseline)", python_start, ""))
-    rows.append(("python -m ratchet --help", help_time, f"{help_time / python_start:.1f}x python"))
-
-    with tempfile.TemporaryDirectory() as scratch:
-        project = clone(Path(scratch) / "project")
-        timed("dvc", "pull", "-q", "data.dvc", cwd=project)  # the demo remote holds the data
-        fresh = timed("dvc", "repro", cwd=project)
-        noop = timed("dvc", "repro", cwd=project)
-        status = timed("dvc", "status", cwd=project)
-        cold = timed("dvc", "repro", "--force", cwd=project)
-        # On a fresh clone the model comes out byte-identical to what dvc.lock records, so DVC
-        # skips evaluate, whose committed outputs already match; --force runs all three stages.
-        rows.append(("dvc repro, cold (--force: 3 stages)", cold, ""))
-        rows.append(
-            ("dvc repro, fresh clone", fresh, f"{fresh / cold:.2f}x cold (evaluate skipped)")
-        )
-        rows.append(("dvc repro, no-op", noop, f"{noop / cold:.2f}x cold"))
-        rows.append(("dvc status (baseline for no-op)", status, f"no-op is {noop / status:.2f}x"))
-
-        # A PR that changes a hyperparameter: bare `dvc repro` vs the whole local PR check.
-        subprocess.run(["git", "checkout", "-q", "-b", "bench-pr"], cwd=project, check=True)
-        params = (project / "params.yaml").read_text()
-        changed = params.replace("max_iter: 200", "max_iter: 150")
-        assert changed != params, "params.yaml has no `max_iter: 200` to change"
-        (project / "params.yaml").write_text(changed)
-        bare = timed("dvc", "repro", cwd=project)
-        # Back to main's outputs (from HEAD: DVC's autostage put the new ones in the index).
-        subprocess.run(
-            ["git", "checkout", "-q", "HEAD", "--", "dvc.lock", "reports"], cwd=project, check=True
-        )
-        timed("dvc", "checkout", "-q", "--force", cwd=project)
-        shutil.rmtree(project / ".dvc/cache/runs")  # no run-cache hit: the check must retrain
-        (project / ".venv").symlink_to(ROOT / ".venv")
-        check = timed(
-            "make",
-            "--assume-old=.venv/.installed",
-            "pr-check",
-            "BASE=main",
-            cwd=project,
-            allowed=(0, 2),  # make's exit code when the gate fails
-        )
-        retrained = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "dvc.lock"], cwd=project
-        )
-        if retrained.returncode != 1 or not (project / "reports/pr/gate.json").is_file():
-            raise SystemExit("make pr-check did not retrain and gate: the comparison is void")
-        rows.append(("PR: bare dvc repro (train + evaluate)", bare, ""))
-        rows.append(
-            ("PR: make pr-check (repro + gate + report)", check, f"{check / bare:.2f}x bare repro")
-        )
-
+    rows: Rows = [
+        ("python -c pass (baseline)", python_start, ""),
+        ("python -m ratchet --help", help_time, f"{help_time / python_start:.1f}x python"),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        project = clone(scratch / "project")
+        rows += repro_rows(project)
+        rows += pr_rows(project)
         if os.environ.get("BENCH_INSTALL", "1") != "0" and shutil.which("uv"):
-            cache = Path(scratch) / "uv-cache"
-            env = {**ENV, "UV_CACHE_DIR": str(cache), "UV_PROJECT_ENVIRONMENT": ".venv-bench"}
-            env.pop("VIRTUAL_ENV", None)
-            sync = ("uv", "sync", "--locked", "--compile-bytecode", "--quiet")
-            cold_install = timed(*sync, cwd=project, env=env)
-            shutil.rmtree(project / ".venv-bench")
-            warm_install = timed(*sync, cwd=project, env=env)
-            rows.append(("install from uv.lock, cold cache", cold_install, ""))
-            rows.append(
-                (
-                    "install from uv.lock, warm cache",
-                    warm_install,
-                    f"{warm_install / cold_install:.2f}x cold",
-                )
-            )
-            size = folder_size(project / ".venv-bench") / 2**20
-            rows.append((f"venv size: {size:,.0f} MiB", 0.0, "with dev tools and bytecode"))
-
+            rows += install_rows(project, scratch)
     width = max(len(name) for name, _, _ in rows)
     for name, seconds, note in rows:
         figure = f"{seconds:8.2f} s" if seconds else " " * 10

@@ -70,3 +70,51 @@ def test_missing_params_file(tmp_path: Path) -> None:
 def test_schema_lists_every_section() -> None:
     schema = json.loads(json.dumps(Params.model_json_schema()))
     assert {"data", "split", "train"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("task", "gate", "message"),
+    [
+        (
+            "classification",
+            {"auc": {"better": "higher"}},
+            r"gate.metrics.auc: the classification task reports accuracy, f1_macro, roc_auc, "
+            r"not 'auc' \(did you mean 'roc_auc'\?\)",
+        ),
+        (
+            "regression",
+            {"accuracy": {"better": "higher"}},
+            "the regression task reports rmse, mae, r2, not 'accuracy'",
+        ),
+        (
+            "regression",
+            {"rmse": {"better": "higher"}},
+            "gate.metrics.rmse.better is 'higher', but lower rmse is better",
+        ),
+    ],
+)
+def test_the_gate_names_only_metrics_the_task_reports(
+    tmp_path: Path, task: str, gate: dict[str, object], message: str
+) -> None:
+    data = {**REGRESSION_DATA, "task": task}
+    params = {**small_params(data), "gate": {"metrics": gate}}
+    params["checks"] = {"min_rows": 100}
+    with pytest.raises(RatchetError, match=message):
+        load_params(write(tmp_path / "params.yaml", params))
+
+
+def test_slices_are_categorical_features(tmp_path: Path) -> None:
+    params = small_params(REGRESSION_DATA)
+    params["gate"]["slices"] = {"columns": ["size"]}
+    with pytest.raises(RatchetError, match="'size', which is not a categorical feature"):
+        load_params(write(tmp_path / "params.yaml", params))
+    params["gate"]["slices"] = {"columns": ["colour"], "min_rows": 10}
+    assert load_params(write(tmp_path / "params.yaml", params)).gate.slices.columns == ["colour"]
+
+
+def test_a_target_range_on_a_classification_task_says_how_to_fix_it(tmp_path: Path) -> None:
+    params = small_params({**REGRESSION_DATA, "task": "classification"})
+    params["gate"] = {"metrics": {"accuracy": {"better": "higher"}}}
+    params["checks"] = {"target_min": 0}
+    with pytest.raises(RatchetError, match="set both to null for a classification task"):
+        load_params(write(tmp_path / "params.yaml", params))

@@ -86,7 +86,8 @@ def run_comment(tmp_path: Path, live_head: str) -> subprocess.CompletedProcess[s
     recorder(bin_dir, "cml", "https://github.com/o/r/pull/42#issuecomment-1")
     artifact(tmp_path / "metrics-report")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"workflow_run": {"head_sha": HEAD}}))
+    run = {"head_sha": HEAD, "conclusion": "failure", "html_url": "https://github.com/o/r/runs/9"}
+    event.write_text(json.dumps({"workflow_run": run}))
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin",
@@ -108,11 +109,17 @@ def test_comment_runs_gh_then_cml(tmp_path: Path) -> None:
     result = run_comment(tmp_path, HEAD)
     assert result.returncode == 0, result.stderr
     assert "commented on PR #42" in result.stdout
+    posted = (tmp_path / "comment-42.md").read_text()
+    assert posted.startswith(
+        "**`metrics-gate`: ❌ failed**, as the workflow run reports it ([workflow run]"
+        "(https://github.com/o/r/runs/9)). The report below was written by this pull request's "
+        "code.\n\n---\n\n## ✅ Metrics gate passed"
+    )  # the report says it passed; the run says it failed, and the run's word comes first
     calls = (tmp_path / "bin/calls").read_text().splitlines()
     assert [call.split(" ", 1)[1] for call in calls] == [
         "api repos/o/r/pulls/42 --jq .head.sha",
         "comment update --no-publish --watermark-title=ratchet-metrics-gate --target=pr/42 "
-        f"{tmp_path}/metrics-report/report.md",
+        f"{tmp_path}/comment-42.md",
     ]
 
 

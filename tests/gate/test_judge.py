@@ -13,7 +13,7 @@ from ratchet.core.git import show
 from ratchet.core.metrics import parse_metrics
 from ratchet.core.settings import GateParams
 from ratchet.gate.inputs import base_rules
-from ratchet.gate.judge import GateResult, format_result, judge
+from ratchet.gate.judge import GateResult, Measured, SliceMeasured, format_result, judge
 
 RULES = GateParams.model_validate(
     {
@@ -30,21 +30,39 @@ def verdict(
     new: dict[str, float] | None,
     base: dict[str, float] | None = BASE,
     rules: GateParams = RULES,
+    *,
     problems: list[str] | None = None,
+    intervals: dict[str, tuple[float, float]] | None = None,
+    slices: list[SliceMeasured] | None = None,
+    reset: bool = False,
 ) -> GateResult:
+    """The verdict on measured metrics: paired when intervals are given, else recorded."""
+    new = new or {}
+    measured = {
+        name: Measured(
+            None if base is None else base.get(name),
+            new.get(name),
+            *(intervals or {}).get(name, (None, None)),
+        )
+        for name in rules.metrics
+    }
     return judge(
         base="main",
         base_commit="a" * 40,
-        base_metrics=base,
-        new_metrics=new,
         rules=rules,
         thresholds_from="base",
+        measured=measured,
+        basis="none" if base is None else "paired" if intervals is not None else "recorded",
+        basis_note="test",
+        reported={"rmse", "mae", "r2"},
+        slices=slices,
+        reset=reset,
         problems=problems,
     )
 
 
 def reasons(result: GateResult) -> list[str]:
-    return [reason for check in result.checks for reason in check.reasons]
+    return [reason for check in [*result.checks, *result.slices] for reason in check.reasons]
 
 
 def test_improvement_and_small_regressions_within_tolerance_pass() -> None:
@@ -52,15 +70,37 @@ def test_improvement_and_small_regressions_within_tolerance_pass() -> None:
     assert verdict({"rmse": 10.19, "r2": 0.791}).verdict == "pass"  # +1.9 %, -0.009
 
 
-def test_regressions_past_tolerance_fail_and_name_metric_and_threshold() -> None:
+def test_regressions_past_tolerance_fail_and_name_metric_both_values_and_threshold() -> None:
     result = verdict({"rmse": 10.3, "r2": 0.78})
     assert result.verdict == "fail" and result.exit_code == 1
     assert reasons(result) == [
-        "rmse regressed 10 → 10.3 (by 3.00 %, allowed 2 %)",
-        "r2 regressed 0.8 → 0.78 (by 0.02, allowed 0.01)",
+        "rmse regressed 10 → 10.3 (by 0.3, 3.00 %); allowed 2 %",
+        "r2 regressed 0.8 → 0.78 (by 0.02, 2.50 %); allowed 0.01",
     ]
     rmse = result.checks[0]
     assert rmse.delta == pytest.approx(0.3) and rmse.delta_pct == pytest.approx(3.0)
+
+
+def test_a_paired_regression_names_its_interval() -> None:
+    result = verdict({"rmse": 10.3, "r2": 0.85}, intervals={"rmse": (0.1, 0.5), "r2": (0.0, 0.1)})
+    assert reasons(result) == [
+        "rmse regressed 10 → 10.3 (by 0.3, 3.00 %; 95% interval of the change +0.1 to +0.5); "
+        "allowed 2 %"
+    ]
+    assert (result.checks[0].low, result.checks[0].high) == (0.1, 0.5)
+
+
+def test_fail_on_interval_fails_only_when_the_whole_interval_regresses_past_the_limit() -> None:
+    lenient = RULES.model_copy(update={"fail_on": "interval"})
+    noisy = verdict({"rmse": 10.3, "r2": 0.85}, rules=lenient, intervals={"rmse": (-0.1, 0.7)})
+    assert noisy.verdict == "pass"  # the interval reaches a change within the limit
+    clear = verdict({"rmse": 10.5, "r2": 0.85}, rules=lenient, intervals={"rmse": (0.25, 0.8)})
+    assert reasons(clear) == [
+        "rmse regressed 10 → 10.5 (by 0.5, 5.00 %; 95% interval of the change +0.25 to +0.8) "
+        "with all of its interval; allowed 2 %"
+    ]
+    point = verdict({"rmse": 10.3, "r2": 0.85}, intervals={"rmse": (-0.1, 0.7)})
+    assert point.verdict == "fail"  # the default judges the measured change itself
 
 
 def test_floor_applies_even_when_base_is_worse() -> None:
@@ -69,17 +109,17 @@ def test_floor_applies_even_when_base_is_worse() -> None:
 
 
 def test_without_tolerances_any_regression_fails() -> None:
-    strict = GateParams.model_validate({"metrics": {"accuracy": {"better": "higher"}}})
-    assert verdict({"accuracy": 0.9}, {"accuracy": 0.9}, strict).verdict == "pass"
-    failed = verdict({"accuracy": 0.899}, {"accuracy": 0.9}, strict)
-    assert reasons(failed) == ["accuracy regressed 0.9 → 0.899; no regression is allowed"]
+    strict = GateParams.model_validate({"metrics": {"mae": {"better": "lower"}}})
+    assert verdict({"mae": 0.9}, {"mae": 0.9}, strict).verdict == "pass"
+    failed = verdict({"mae": 0.901}, {"mae": 0.9}, strict)
+    assert reasons(failed) == [
+        "mae regressed 0.9 → 0.901 (by 0.001, 0.11 %); no regression is allowed"
+    ]
 
 
 def test_ceiling() -> None:
-    capped = GateParams.model_validate({"metrics": {"latency": {"better": "lower", "max": 5}}})
-    assert reasons(verdict({"latency": 6.0}, {"latency": 7.0}, capped)) == [
-        "latency 6 is above the ceiling 5"
-    ]
+    capped = GateParams.model_validate({"metrics": {"mae": {"better": "lower", "max": 5}}})
+    assert reasons(verdict({"mae": 6.0}, {"mae": 7.0}, capped)) == ["mae 6 is above the ceiling 5"]
 
 
 def test_bootstrap_only_when_the_base_has_no_metrics_file() -> None:
@@ -89,14 +129,79 @@ def test_bootstrap_only_when_the_base_has_no_metrics_file() -> None:
     assert verdict({"rmse": 9.0, "r2": 0.4}, base=None).verdict == "fail"  # bounds still apply
 
 
+def test_a_baseline_reset_compares_nothing_but_keeps_the_bounds() -> None:
+    regressed = verdict({"rmse": 50.0, "r2": 0.6}, reset=True)
+    assert regressed.verdict == "reset" and regressed.exit_code == 0
+    assert "BASELINE RESET" in format_result(regressed)
+    assert verdict({"rmse": 50.0, "r2": 0.4}, reset=True).verdict == "fail"  # below the floor
+    broken = verdict({"rmse": 9.0, "r2": 0.9}, reset=True, problems=["dvc.lock is stale"])
+    assert broken.verdict == "fail"  # a reset never excuses an unreproduced branch
+
+
 def test_fails_closed() -> None:
     assert verdict(None).verdict == "fail"  # no metrics on the branch: training failed
     missing = verdict({"rmse": 9.0})
-    assert reasons(missing) == ["r2 is missing from this branch's reports/metrics.json"]
+    assert reasons(missing) == ["r2 is missing from this branch's metrics"]
     base_lacks = verdict({"rmse": 9.0, "r2": 0.9}, base={"rmse": 10.0})
-    assert reasons(base_lacks) == ["r2 is missing from the base's reports/metrics.json"]
+    assert reasons(base_lacks)[0].startswith("r2 is missing from the base's metrics: ")
     problem = verdict({"rmse": 9.0, "r2": 0.9}, base=None, problems=["unknown base revision"])
     assert problem.verdict == "fail"  # a problem is never a bootstrap
+
+
+def test_a_metric_the_task_does_not_report_asks_for_a_baseline_reset() -> None:
+    classification = GateParams.model_validate(
+        {"metrics": {"accuracy": {"better": "higher", "max_regression": 0.01}}}
+    )
+    result = verdict({"rmse": 9.0}, base={"accuracy": 0.9}, rules=classification)
+    assert reasons(result) == [
+        "this branch's task does not report accuracy: a change of data, target, task or metrics "
+        "is a baseline reset: a maintainer approves it with the label `baseline-reset` on the "
+        "pull request"
+    ]
+
+
+SLICED = GateParams.model_validate(
+    {
+        "slices": {"columns": ["colour"], "min_rows": 20},
+        "metrics": {
+            "rmse": {"better": "lower", "max_regression_pct": 2.0, "slice_max_regression_pct": 10.0}
+        },
+    }
+)
+
+
+def slice_of(value: str, rows: int, base: float, new: float) -> SliceMeasured:
+    return SliceMeasured(
+        "colour", value, rows, {"rmse": Measured(base, new, new - base, new - base)}
+    )
+
+
+def test_a_slice_past_its_limit_fails_the_gate_and_a_small_one_is_only_flagged() -> None:
+    slices = [
+        slice_of("red", 50, 10.0, 10.5),  # +5 %: within the slice limit
+        slice_of("green", 40, 10.0, 12.0),  # +20 %: past it
+        slice_of("blue", 5, 10.0, 20.0),  # +100 %, but 5 rows: not gated
+    ]
+    result = verdict(
+        {"rmse": 10.1}, {"rmse": 10.0}, SLICED, intervals={"rmse": (0.0, 0.2)}, slices=slices
+    )
+    assert result.verdict == "fail"
+    assert reasons(result) == [
+        "rmse where colour is 'green' regressed 10 → 12 (by 2, 20.00 %; 95% interval of the "
+        "change +2 to +2); allowed 10 %"
+    ]
+    blue = next(check for check in result.slices if check.value == "blue")
+    assert blue.small and not blue.gated and blue.passed
+    assert (
+        verdict(
+            {"rmse": 10.1},
+            {"rmse": 10.0},
+            SLICED,
+            intervals={"rmse": (0.0, 0.2)},
+            slices=slices[:1] + slices[2:],
+        ).verdict
+        == "pass"
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 
 from ratchet.core.settings import GateParams
 from ratchet.gate.inputs import plot_frames
-from ratchet.gate.judge import judge
+from ratchet.gate.judge import GateResult, Measured, SliceMeasured, judge
 from ratchet.gate.report import MAX_CHARS, DataSide, ReportInputs, params_diff, render_report
 
 RULES = GateParams.model_validate(
@@ -25,17 +26,27 @@ def predictions(seed: int, noise: float) -> pd.DataFrame:
     return pd.DataFrame({"actual": actual, "predicted": predicted, "residual": actual - predicted})
 
 
-def inputs(
-    new_rmse: float, base: dict[str, float] | None = None, **changes: object
-) -> ReportInputs:
-    result = judge(
+def result_of(
+    new: float | None,
+    base: float | None = 10.0,
+    interval: tuple[float, float] | None = None,
+    **options: Any,
+) -> GateResult:
+    return judge(
         base="main",
         base_commit="b" * 40,
-        base_metrics=base or {"rmse": 10.0},
-        new_metrics={"rmse": new_rmse},
         rules=RULES,
         thresholds_from="base",
+        measured={"rmse": Measured(base, new, *(interval or (None, None)))},
+        basis="none" if base is None else "paired" if interval else "recorded",
+        basis_note="both models on this branch's 200 test rows; the base's model from test",
+        reported={"rmse"},
+        **options,
     )
+
+
+def inputs(new_rmse: float, **changes: object) -> ReportInputs:
+    result = result_of(new_rmse)
     values: dict[str, object] = {
         "result": result,
         "head": "c" * 40,
@@ -57,8 +68,46 @@ def test_verdict_line_comes_first_and_names_the_failed_metric() -> None:
     assert failed.startswith("## ❌ Metrics gate failed against `main`: `rmse`\n")
     assert (
         "| `rmse` ↓ | 10 | 10.5 | +0.5 (+5 %) | +1 % | "
-        "❌ rmse regressed 10 → 10.5 (by 5.00 %, allowed 1 %) |"
+        "❌ rmse regressed 10 → 10.5 (by 0.5, 5.00 %); allowed 1 % |"
     ) in failed
+
+
+def test_paired_rows_show_the_interval_and_say_what_was_compared() -> None:
+    text = render_report(inputs(10.5, result=result_of(10.5, interval=(0.2, 0.8))))
+    assert "| `rmse` ↓ | 10 | 10.5 | +0.5 (+5 %) [+0.2, +0.8] | +1 % |" in text
+    assert "**Compared:** both models on this branch's 200 test rows" in text
+    assert "95% paired bootstrap interval" in text and "`gate.fail_on: point`" in text
+
+
+def test_recorded_metrics_are_labelled_as_such() -> None:
+    recorded = render_report(inputs(9.0))  # no interval: the base's recorded metrics
+    assert "> [!IMPORTANT]\n> The two models could not be scored on the same rows." in recorded
+
+
+def test_slices_are_shown_with_rows_and_small_ones_flagged() -> None:
+    rules = RULES.model_copy(
+        update={"slices": RULES.slices.model_copy(update={"columns": ["colour"], "min_rows": 20})}
+    )
+    sliced = judge(
+        base="main",
+        base_commit="b" * 40,
+        rules=rules,
+        thresholds_from="base",
+        measured={"rmse": Measured(10.0, 9.0, -1.2, -0.8)},
+        basis="paired",
+        basis_note="test",
+        reported={"rmse"},
+        slices=[
+            SliceMeasured("colour", "red", 150, {"rmse": Measured(10.0, 9.0, -1.5, -0.5)}),
+            SliceMeasured("colour", "blue", 5, {"rmse": Measured(10.0, 14.0, 2.0, 6.0)}),
+        ],
+    )
+    text = render_report(inputs(9.0, result=sliced))
+    minus = "\N{MINUS SIGN}"
+    red = f"| 150 | `rmse` | 10 | 9 | {minus}1 [{minus}1.5, {minus}0.5] | shown |"
+    assert f"| `colour` = `red` {red}" in text
+    blue = "| 5 | `rmse` | 10 | 14 | +4 [+2, +6] | ⚠️ few rows: not gated |"
+    assert f"| `colour` = `blue` {blue}" in text
 
 
 def test_report_is_deterministic() -> None:
@@ -97,30 +146,17 @@ def test_classification_plots() -> None:
     assert 'title "ROC: true positive rate by false positive rate (line: this PR)"' in text
 
 
-def test_bootstrap_problems_and_stale_results() -> None:
-    bootstrap = judge(
-        base="main",
-        base_commit="b" * 40,
-        base_metrics=None,
-        new_metrics={"rmse": 9.0},
-        rules=RULES,
-        thresholds_from="branch",
+def test_bootstrap_reset_and_problems_say_so_first() -> None:
+    bootstrap = render_report(inputs(9.0, result=result_of(9.0, base=None), plots_base={}))
+    assert bootstrap.startswith("## 🟡 Bootstrap: `main` has no metrics yet")
+    reset = render_report(inputs(9.0, result=result_of(30.0, reset=True)))
+    assert reset.startswith(
+        "## 🔄 Baseline reset against `main`, approved with the label `baseline-reset`"
     )
-    text = render_report(inputs(9.0, result=bootstrap, plots_base={}))
-    assert text.startswith("## 🟡 Bootstrap: `main` has no metrics yet")
-    broken = judge(
-        base="main",
-        base_commit=None,
-        base_metrics=None,
-        new_metrics=None,
-        rules=RULES,
-        thresholds_from="branch",
-        problems=["unknown base revision"],
-    )
-    text = render_report(inputs(9.0, result=broken))
-    assert "> [!CAUTION]\n> The gate fails closed:\n> - unknown base revision" in text
-    stale = render_report(inputs(9.0, stale=["dvc.lock"]))
-    assert "Reproducing this PR changed `dvc.lock`" in stale
+    stale = "dvc.lock is stale: run make run and commit dvc.lock (params.yaml: train changed)"
+    broken = render_report(inputs(9.0, result=result_of(9.0, problems=[stale])))
+    assert broken.startswith("## ❌ Metrics gate failed against `main`: dvc.lock is stale\n")
+    assert f"> [!CAUTION]\n> The gate fails closed:\n> - {stale}" in broken
 
 
 def test_long_reports_are_truncated_below_githubs_limit() -> None:

@@ -65,7 +65,7 @@ def test_notes_compare_metrics_with_the_previous_release(schemas: dict[str, Data
     assert "docker run --rm -p 3000:3000 ghcr.io/acme/ratchet:1.2.0" in notes
     assert "gh attestation verify oci://ghcr.io/acme/ratchet@sha256:eeee" in notes
     assert "Deploy `ghcr.io/acme/ratchet:1.1.0` again" in notes
-    assert "`git checkout v1.1.0 && make pull-model promote`" in notes
+    assert "`git checkout v1.1.0 && make reproduce promote`" in notes
 
 
 def test_notes_of_a_first_classification_release(schemas: dict[str, DataSchema]) -> None:
@@ -135,7 +135,7 @@ def test_release_notes_fail_closed_without_metrics(released: Project) -> None:
         "release-notes", "--tag", "v1.1.0", "--output", "notes.md", check=False
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("error: reports/metrics.json not found: run `make pull-model`")
+    assert result.stderr.startswith("error: reports/metrics.json not found: run `make run`")
     assert not (released.path / "notes.md").exists()
 
 

@@ -179,20 +179,32 @@ def test_ci_runs_lint_and_fast_tests_and_the_e2e_tests_beside_them() -> None:
 
 def test_the_pr_check_runs_on_every_pull_request_with_a_read_only_token() -> None:
     workflow = load("pr.yml")
-    assert workflow["on"] == {"pull_request": None}  # no path filters, no pull_request_target
+    # no path filters, no pull_request_target; a label change (baseline-reset) reruns the check
+    assert workflow["on"] == {
+        "pull_request": {"types": ["opened", "synchronize", "reopened", "labeled", "unlabeled"]}
+    }
     assert workflow["concurrency"]["cancel-in-progress"] is True
     job = workflow["jobs"]["metrics-gate"]
     assert job["name"] == "metrics-gate" and "if" not in job  # never skipped into success
     assert job["permissions"] == {"contents": "read"}
     assert "secrets" not in json.dumps(workflow)
     assert job["steps"][0]["with"]["fetch-depth"] == 0  # the gate reads the base from git
+    assert runs(job) == ["make install-pipeline", "make reproduce", "make gate"]
     steps = named(job)
-    assert steps["Install the pipeline"]["run"] == "make install-pipeline"
-    assert "if" not in steps["Reproduce the pipeline"]
-    report = steps["Gate and report"]
-    assert report["if"] == "${{ !cancelled() }}"  # a failed repro still gets its report
+    assert "if" not in steps["Reproduce the pipeline from scratch"]
+    assert steps["Gate and report"]["if"] == "${{ !cancelled() }}"  # a failed repro gets a report
     upload = steps["Upload the report"]
     assert upload["with"]["name"] == "metrics-report" and upload["with"]["path"] == "reports/pr/"
+    # no cache of DVC's may stand in for a stage: only uv's package cache is restored
+    assert not [step for step in job["steps"] if "actions/cache" in step.get("uses", "")]
+
+
+def test_every_push_to_main_is_verified_as_a_pull_request_is() -> None:
+    workflow = load("main.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    job = workflow["jobs"]["reproduce"]
+    assert job["permissions"] == {"contents": "read"}
+    assert runs(job) == ["make install-pipeline", "make reproduce"]
 
 
 def test_the_comment_job_runs_only_the_default_branchs_code() -> None:
@@ -264,7 +276,7 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image() -> None:
     assert runs(image) == [
         "make check-tag",
         "make install-release",
-        "make pull-model",
+        "make reproduce",
         "make bento",
         "make container",
         "make smoke-image",
@@ -286,3 +298,44 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image() -> None:
     secrets = re.findall(r"secrets\.(\w+)", WORKFLOWS["release.yml"].read_text())
     assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
     assert "secrets." not in json.dumps(image)
+
+
+def owners(path: str) -> list[str]:
+    """The owners CODEOWNERS gives `path`: the last matching line wins (anchored patterns only)."""
+    found: list[str] = []
+    for line in (ROOT / ".github/CODEOWNERS").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        pattern, *names = line.split()
+        assert pattern.startswith("/"), f"unanchored pattern {pattern}"
+        prefix = pattern.lstrip("/")
+        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+            found = names
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".github/workflows/pr.yml",
+        ".github/rulesets/main.json",
+        "Makefile",
+        "ci.mk",
+        "dvc.yaml",
+        "dvc.lock",
+        "params.yaml",
+        "uv.lock",
+        "pyproject.toml",
+        "src/ratchet/gate/judge.py",
+        "src/ratchet/core/settings.py",
+    ],
+)
+def test_code_owners_review_the_machinery(path: str) -> None:
+    assert owners(path), f"{path} has no code owner"
+
+
+def test_the_forkers_own_files_need_no_code_owner() -> None:
+    assert owners("src/ratchet/recipe.py") == owners("src/ratchet/sources.py") == []
+    ruleset = json.loads((ROOT / ".github/rulesets/main.json").read_text())
+    (review,) = [rule for rule in ruleset["rules"] if rule["type"] == "pull_request"]
+    assert review["parameters"]["require_code_owner_review"] is True

@@ -5,6 +5,7 @@ Every knob of Ratchet is here; `python -m ratchet params --schema` prints it as 
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ratchet.core.errors import RatchetError
+from ratchet.core.metrics import METRICS
 from ratchet.core.paths import PARAMS_FILE
 
 Task = Literal["regression", "classification"]
@@ -85,11 +87,41 @@ class MetricRule(Strict):
     max_regression_pct: float | None = Field(
         default=None, ge=0, description="Largest allowed move in the worse direction, in percent."
     )
+    slice_max_regression: float | None = Field(
+        default=None, ge=0, description="The same, in any one slice of gate.slices, in units."
+    )
+    slice_max_regression_pct: float | None = Field(
+        default=None, ge=0, description="The same, in any one slice of gate.slices, in percent."
+    )
+
+
+class BootstrapParams(Strict):
+    """The paired bootstrap that puts an interval around each metric's change."""
+
+    resamples: int = Field(default=1000, ge=100, le=100_000)
+    seed: int = 42
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+
+
+class SliceParams(Strict):
+    """Subgroups of the test rows, by the values of categorical features, shown metric by metric."""
+
+    columns: list[str] = Field(default_factory=list, description="Categorical features.")
+    min_rows: int = Field(
+        default=30, ge=1, description="Smaller slices are shown and flagged, never gated."
+    )
 
 
 class GateParams(Strict):
     """The merge gate. With no max_regression(_pct), any regression of a metric fails."""
 
+    fail_on: Literal["point", "interval"] = Field(
+        default="point",
+        description="point: fail when the measured change regresses past the limit. interval: "
+        "fail only when the whole interval of the change does.",
+    )
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
+    slices: SliceParams = Field(default_factory=SliceParams)
     metrics: dict[str, MetricRule] = Field(min_length=1)
 
 
@@ -149,8 +181,41 @@ class Params(Strict):
             )
         has_range = self.checks.target_min is not None or self.checks.target_max is not None
         if has_range and self.data.task != "regression":
-            raise ValueError("checks.target_min/target_max apply to regression targets only")
+            raise ValueError(
+                "checks.target_min/target_max apply to regression targets only: set both to null "
+                f"for a {self.data.task} task"
+            )
+        problems = gate_problems(self.gate, self.data)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+def gate_problems(gate: GateParams, data: DataParams) -> list[str]:
+    """What in the gate's rules the task cannot meet: a metric it does not report, a direction
+    that contradicts the metric, a slice column that is no categorical feature."""
+    reported = METRICS[data.task]
+    problems = []
+    for name, rule in gate.metrics.items():
+        if name not in reported:
+            close = difflib.get_close_matches(name, list(reported), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                f"gate.metrics.{name}: the {data.task} task reports {', '.join(reported)}, "
+                f"not {name!r}{hint}"
+            )
+        elif rule.better != reported[name]:
+            problems.append(
+                f"gate.metrics.{name}.better is {rule.better!r}, but {reported[name]} {name} "
+                "is better"
+            )
+    for column in gate.slices.columns:
+        if column not in data.categorical:
+            problems.append(
+                f"gate.slices.columns names {column!r}, which is not a categorical feature "
+                "under data.categorical"
+            )
+    return problems
 
 
 def format_validation_error(source: Path, error: ValidationError) -> str:

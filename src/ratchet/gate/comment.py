@@ -17,6 +17,12 @@ from pathlib import Path
 from ratchet.core.errors import RatchetError
 
 WATERMARK = "ratchet-metrics-gate"
+CONCLUSIONS = {
+    "success": "✅ passed",
+    "failure": "❌ failed",
+    "cancelled": "⏹️ cancelled",
+    "timed_out": "⏱️ timed out",
+}
 MAX_REPORT_BYTES = 65_000
 SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -67,7 +73,30 @@ def cml_command(artifact: Artifact) -> list[str]:
     ]
 
 
-def post(folder: Path, run_head_sha: str, repository: str, *, dry_run: bool = False) -> str:
+def compose(report: str, conclusion: str, run_url: str | None) -> str:
+    """The comment: the check's conclusion as GitHub reports it, then the PR-written report.
+
+    The report is written by the pull request's code, so it could claim anything; the first line
+    is not, and a reader can tell the two apart.
+    """
+    said = CONCLUSIONS.get(conclusion, f"⚠️ {conclusion or 'unknown'}")
+    run = f" ([workflow run]({run_url}))" if run_url else ""
+    header = (
+        f"**`metrics-gate`: {said}**, as the workflow run reports it{run}. The report below was "
+        "written by this pull request's code.\n\n---\n\n"
+    )
+    return header + report
+
+
+def post(
+    folder: Path,
+    run_head_sha: str,
+    repository: str,
+    *,
+    conclusion: str = "",
+    run_url: str | None = None,
+    dry_run: bool = False,
+) -> str:
     """Comment on the PR, unless it has moved on (the newer run comments then)."""
     artifact = read_artifact(folder, run_head_sha)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
@@ -83,6 +112,11 @@ def post(folder: Path, run_head_sha: str, repository: str, *, dry_run: bool = Fa
             f"skipped: PR #{artifact.pr_number} is now at {live_head[:12]}, not "
             f"{artifact.head_sha[:12]}; the newer run will comment"
         )
+    body = folder.parent / f"comment-{artifact.pr_number}.md"
+    body.write_text(
+        compose(artifact.report.read_text(encoding="utf-8", errors="replace"), conclusion, run_url)
+    )
+    artifact = Artifact(artifact.pr_number, artifact.head_sha, body)
     command = cml_command(artifact)
     if dry_run:
         return json.dumps(command)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,22 +12,31 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from ratchet.core.data import read_split
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git, git_call, resolve, show
-from ratchet.core.metrics import parse_metrics
+from ratchet.core.metrics import METRICS, parse_metrics
 from ratchet.core.paths import (
     DATA_DVC_FILE,
     DATA_SUMMARY_FILE,
-    LOCK_FILE,
     METRICS_FILE,
+    MODEL_FILE,
     PARAMS_FILE,
     PLOTS_DIR,
+    TEST_FILE,
 )
-from ratchet.core.settings import GateParams, format_validation_error, load_params, parse_yaml
-from ratchet.gate.judge import GateResult, judge
+from ratchet.core.settings import (
+    DataParams,
+    GateParams,
+    format_validation_error,
+    load_params,
+    parse_yaml,
+)
+from ratchet.gate.champion import find_champion, unlike
+from ratchet.gate.compare import compare
+from ratchet.gate.judge import Basis, GateResult, Measured, SliceMeasured, judge
 from ratchet.gate.report import DataSide, ReportInputs, render_report
-
-COMMITTED_RESULTS = (LOCK_FILE, METRICS_FILE, DATA_SUMMARY_FILE)
+from ratchet.gate.reproduction import Reproduction
 
 
 def base_rules(
@@ -51,59 +59,104 @@ def base_rules(
         ) from None
 
 
-def pipeline_problems() -> list[str]:
-    """Metrics count only if `dvc status` says they come from the code, data and params here."""
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        changed = json.loads(result.stdout) if result.returncode == 0 else None
-    except json.JSONDecodeError:
-        changed = None
-    if changed is None:
-        return [f"`dvc status` failed: {result.stderr.strip() or result.stdout.strip()}"]
-    if changed:
-        return [
-            f"the pipeline is not up to date (stages {', '.join(sorted(changed))}): "
-            "`dvc repro` failed or was not run, so the metrics do not describe this branch"
-        ]
-    return []
+@dataclass
+class Sides:
+    """The base's rules and recorded metrics, the branch's reproduced metrics, what went wrong."""
 
-
-def run_gate(base: str) -> GateResult:
-    """Judge the working tree's metrics against `base`, reading everything from git and disk."""
-    params = load_params()
-    problems = pipeline_problems()
-    base_metrics: dict[str, float] | None = None
     commit: str | None = None
-    rules = params.gate
-    source: Literal["base", "branch"] = "branch"
+    rules_from: Literal["base", "branch"] = "branch"
+    base_metrics: dict[str, float] | None = None
+    new_metrics: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_sides(base: str, rules: GateParams, *, reset: bool) -> tuple[Sides, GateParams]:
+    sides = Sides()
     try:
-        commit = resolve(base, "base revision")
-        rules, source = base_rules(commit, params.gate)
-        text = show(commit, METRICS_FILE)
-        if text is not None:
-            base_metrics = parse_metrics(text, f"{base}:{METRICS_FILE}")
+        sides.problems += Reproduction.load().problems()
     except RatchetError as exc:
-        problems.append(str(exc))
-    new_metrics: dict[str, float] | None = None
-    if METRICS_FILE.is_file():
-        try:
-            new_metrics = parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
-        except RatchetError as exc:
-            problems.append(str(exc))
-            new_metrics = {}
+        sides.problems.append(str(exc))
+    try:
+        sides.commit = resolve(base, "base revision")
+        if not reset:  # a reset is judged by the branch's own rules: its metrics may be new
+            rules, sides.rules_from = base_rules(sides.commit, rules)
+        text = show(sides.commit, METRICS_FILE)
+        if text is not None:
+            sides.base_metrics = parse_metrics(text, f"{base}:{METRICS_FILE}")
+    except RatchetError as exc:
+        sides.problems.append(str(exc))
+    try:
+        sides.new_metrics = parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
+    except FileNotFoundError:
+        sides.problems.append(
+            f"this branch has no {METRICS_FILE}: training did not finish (see the reproduction)"
+        )
+    except RatchetError as exc:
+        sides.problems.append(str(exc))
+    return sides, rules
+
+
+def measure(
+    commit: str, rules: GateParams, data: DataParams, sides: Sides
+) -> tuple[Basis, str, dict[str, Measured], list[SliceMeasured], int | None]:
+    """Both models on this branch's test rows when they can be; else the recorded metrics."""
+    recorded = sides.base_metrics or {}
+    measured = {
+        name: Measured(recorded.get(name), sides.new_metrics.get(name)) for name in rules.metrics
+    }
+    champion = find_champion(commit)
+    why_not: str | None = champion.source
+    if champion.model is not None and champion.data is not None:
+        why_not = unlike(champion.data, data)
+    if why_not is None and not (MODEL_FILE.is_file() and TEST_FILE.is_file()):
+        why_not = "this branch has no reproduced model"
+    if why_not is not None or champion.data is None:
+        note = (
+            f"the base's recorded metrics ({METRICS_FILE} at {commit[:12]}, measured on its own "
+            f"test rows), because {why_not}"
+        )
+        return "recorded", note, measured, [], None
+    import joblib
+
+    test = read_split(TEST_FILE)
+    paired, slices = compare(
+        (champion.model, champion.data),
+        (joblib.load(MODEL_FILE), data),
+        test,
+        rules,
+        [name for name in rules.metrics if name in METRICS[data.task]],
+    )
+    note = (
+        f"both models on this branch's {len(test):,} test rows; the base's model from "
+        f"{champion.source}"
+    )
+    return "paired", note, {**measured, **paired}, slices, len(test)
+
+
+def run_gate(base: str, *, reset: bool = False) -> GateResult:
+    """Judge the reproduced branch against `base`, reading everything from git and disk."""
+    params = load_params()
+    sides, rules = read_sides(base, params.gate, reset=reset)
+    basis: Basis = "none"
+    note = "nothing: the base has no metrics yet" if sides.commit else "nothing: no base"
+    measured = {name: Measured(None, sides.new_metrics.get(name)) for name in rules.metrics}
+    slices: list[SliceMeasured] = []
+    rows = None
+    if sides.commit is not None and sides.base_metrics is not None:
+        basis, note, measured, slices, rows = measure(sides.commit, rules, params.data, sides)
     return judge(
         base=base,
-        base_commit=commit,
-        base_metrics=base_metrics,
-        new_metrics=new_metrics,
+        base_commit=sides.commit,
         rules=rules,
-        thresholds_from=source,
-        problems=problems,
+        thresholds_from=sides.rules_from,
+        measured=measured,
+        basis=basis,
+        basis_note=note,
+        reported=set(METRICS[params.data.task]),
+        rows=rows,
+        slices=slices,
+        reset=reset,
+        problems=sides.problems,
     )
 
 
@@ -159,12 +212,6 @@ def plot_frames(commit: str | None) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def stale_results() -> list[str]:
-    """Committed result files that reproducing this branch changed."""
-    changed = git_call("status", "--porcelain", "--", *map(str, COMMITTED_RESULTS)).stdout
-    return sorted(line[3:] for line in changed.splitlines())
-
-
 def collect_report(result: GateResult, *, run_url: str | None = None) -> str:
     """The report's Markdown."""
     base = result.base_commit
@@ -178,7 +225,6 @@ def collect_report(result: GateResult, *, run_url: str | None = None) -> str:
             data_new=data_side(None),
             plots_base=plot_frames(base) if base else {},
             plots_new=plot_frames(None),
-            stale=stale_results(),
             run_url=run_url,
         )
     )

@@ -1,22 +1,51 @@
-"""The merge gate's verdict: a branch's metrics against its base branch's, by the base's rules.
+"""The merge gate's verdict: the branch's model against the base's, metric by metric and slice by
+slice, by the base's rules.
 
-Pure: `judge` takes the numbers and the rules and returns the verdict; `inputs` reads them. The
-gate fails closed: anything it cannot read is a failure, except the one explicit bootstrap case,
-a base branch with no metrics file at all.
+Pure: `judge` takes what was measured and the rules, and returns the verdict; `inputs` measures.
+The gate fails closed: anything it could not read or reproduce is a failure. Two cases pass
+without a comparison, each reported as such: a base with no metrics at all (the first model), and
+a baseline reset that a maintainer approved.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel
 
-from ratchet.core.paths import METRICS_FILE
 from ratchet.core.settings import GateParams, MetricRule
 
-Verdict = Literal["pass", "fail", "bootstrap"]
-TOLERANCE = 1e-9  # metrics are rounded to 6 digits; this only absorbs float representation
+Verdict = Literal["pass", "fail", "bootstrap", "reset"]
+# paired: both models scored on this branch's test rows; recorded: the base's metrics.json,
+# measured on the base's own rows; none: the base has no metrics.
+Basis = Literal["paired", "recorded", "none"]
+TOLERANCE = 1e-9  # metrics are floats: this only absorbs their representation
+RESET_LABEL = "baseline-reset"
+RESET_HINT = (
+    f"a change of data, target, task or metrics is a baseline reset: a maintainer approves it "
+    f"with the label `{RESET_LABEL}` on the pull request"
+)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One metric for the base's model and the branch's, and the interval of the change."""
+
+    base: float | None
+    new: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class SliceMeasured:
+    """The metrics of one slice: the test rows where `column` is `value`."""
+
+    column: str
+    value: str
+    rows: int
+    metrics: dict[str, Measured] = field(default_factory=dict)
 
 
 class MetricCheck(BaseModel):
@@ -26,7 +55,25 @@ class MetricCheck(BaseModel):
     new: float | None
     delta: float | None
     delta_pct: float | None
+    low: float | None = None  # the interval of the change, when both were scored on one set
+    high: float | None = None
     threshold: str
+    passed: bool
+    reasons: list[str]
+
+
+class SliceCheck(BaseModel):
+    column: str
+    value: str
+    rows: int
+    name: str
+    better: Literal["higher", "lower"]
+    base: float | None
+    new: float | None
+    low: float | None
+    high: float | None
+    small: bool  # fewer rows than gate.slices.min_rows: shown, never gated
+    gated: bool
     passed: bool
     reasons: list[str]
 
@@ -36,7 +83,13 @@ class GateResult(BaseModel):
     base: str
     base_commit: str | None
     thresholds_from: Literal["base", "branch"]
+    basis: Basis
+    basis_note: str  # in plain words: which rows, which base model, or why not
+    rows: int | None = None
+    fail_on: Literal["point", "interval"] = "point"
+    confidence: float = 0.95
     checks: list[MetricCheck]
+    slices: list[SliceCheck] = []
     problems: list[str]
 
     @property
@@ -60,26 +113,88 @@ def describe_threshold(rule: MetricRule) -> str:
     return ", ".join(parts)
 
 
+def regression(
+    what: str,
+    better: str,
+    measured: Measured,
+    *,
+    limits: tuple[float | None, float | None],
+    fail_on: str,
+    confidence: float,
+) -> list[str]:
+    """Why `what` regressed past its limits (in units, in percent), or [] if it did not.
+
+    With fail_on interval and an interval at hand, the least regression the interval allows is
+    judged: the change fails only when even that is past the limit.
+    """
+    base, new = measured.base, measured.new
+    assert base is not None and new is not None
+    sign = -1.0 if better == "higher" else 1.0
+    worse_by = (new - base) * sign
+    judged = worse_by
+    interval = ""
+    if measured.low is not None and measured.high is not None:
+        interval = (
+            f"; {confidence:.0%} interval of the change {measured.low:+.4g} to {measured.high:+.4g}"
+        )
+        if fail_on == "interval":
+            judged = min(measured.low * sign, measured.high * sign)
+    if judged <= TOLERANCE:
+        return []
+    units, pct = limits
+    pct_of_base = worse_by / abs(base) * 100 if base else float("inf")
+    moved = f"{what} regressed {base:.6g} → {new:.6g} (by {worse_by:.4g}, {pct_of_base:.2f} %"
+    if units is None and pct is None:
+        return [f"{moved}{interval}); no regression is allowed"]
+    allowed = []
+    if units is not None and judged > units + TOLERANCE:
+        allowed.append(f"{units:g}")
+    if pct is not None and judged > pct / 100 * abs(base) + TOLERANCE:
+        allowed.append(f"{pct:g} %")
+    if not allowed:
+        return []
+    whole = " with all of its interval" if fail_on == "interval" and interval else ""
+    return [f"{moved}{interval}){whole}; allowed {' and '.join(allowed)}"]
+
+
 def check_metric(
-    name: str, rule: MetricRule, base: float | None, new: float | None, bootstrap: bool
+    name: str,
+    rule: MetricRule,
+    measured: Measured,
+    gate: GateParams,
+    *,
+    compare: bool,
+    reported: set[str],
 ) -> MetricCheck:
+    """One gated metric: the branch's value against the bounds, and, if `compare`, against the
+    base's value by the rule's limits."""
     reasons: list[str] = []
+    base, new = measured.base, measured.new
     delta = delta_pct = None
     if new is None:
-        reasons.append(f"{name} is missing from this branch's {METRICS_FILE}")
+        if name in reported:
+            reasons.append(f"{name} is missing from this branch's metrics")
+        else:
+            reasons.append(f"this branch's task does not report {name}: {RESET_HINT}")
     else:
         if rule.min is not None and new < rule.min:
             reasons.append(f"{name} {new:g} is below the floor {rule.min:g}")
         if rule.max is not None and new > rule.max:
             reasons.append(f"{name} {new:g} is above the ceiling {rule.max:g}")
-        if base is None and not bootstrap:
-            reasons.append(f"{name} is missing from the base's {METRICS_FILE}")
+        if base is None and compare:
+            reasons.append(f"{name} is missing from the base's metrics: {RESET_HINT}")
         if base is not None:
             delta = new - base
             delta_pct = delta / abs(base) * 100 if base else None
-            worse_by = -delta if rule.better == "higher" else delta
-            if worse_by > TOLERANCE:
-                reasons.extend(regression_reasons(name, rule, base, new, worse_by))
+            if compare:
+                reasons += regression(
+                    name,
+                    rule.better,
+                    measured,
+                    limits=(rule.max_regression, rule.max_regression_pct),
+                    fail_on=gate.fail_on,
+                    confidence=gate.bootstrap.confidence,
+                )
     return MetricCheck(
         name=name,
         better=rule.better,
@@ -87,61 +202,105 @@ def check_metric(
         new=new,
         delta=delta,
         delta_pct=delta_pct,
+        low=measured.low,
+        high=measured.high,
         threshold=describe_threshold(rule),
         passed=not reasons,
         reasons=reasons,
     )
 
 
-def regression_reasons(
-    name: str, rule: MetricRule, base: float, new: float, worse_by: float
-) -> list[str]:
-    moved = f"{name} regressed {base:g} → {new:g}"
-    if rule.max_regression is None and rule.max_regression_pct is None:
-        return [f"{moved}; no regression is allowed"]
-    reasons = []
-    if rule.max_regression is not None and worse_by > rule.max_regression + TOLERANCE:
-        reasons.append(f"{moved} (by {worse_by:g}, allowed {rule.max_regression:g})")
-    if rule.max_regression_pct is not None:
-        pct = worse_by / abs(base) * 100 if base else math.inf
-        if pct > rule.max_regression_pct + TOLERANCE:
-            reasons.append(f"{moved} (by {pct:.2f} %, allowed {rule.max_regression_pct:g} %)")
-    return reasons
+def check_slice(
+    measured_slice: SliceMeasured, name: str, rule: MetricRule, gate: GateParams, compare: bool
+) -> SliceCheck:
+    measured = measured_slice.metrics[name]
+    small = measured_slice.rows < gate.slices.min_rows
+    limits = (rule.slice_max_regression, rule.slice_max_regression_pct)
+    gated = compare and not small and limits != (None, None)
+    reasons: list[str] = []
+    if gated and measured.base is not None and measured.new is not None:
+        what = f"{name} where {measured_slice.column} is {measured_slice.value!r}"
+        reasons = regression(
+            what,
+            rule.better,
+            measured,
+            limits=limits,
+            fail_on=gate.fail_on,
+            confidence=gate.bootstrap.confidence,
+        )
+    return SliceCheck(
+        column=measured_slice.column,
+        value=measured_slice.value,
+        rows=measured_slice.rows,
+        name=name,
+        better=rule.better,
+        base=measured.base,
+        new=measured.new,
+        low=measured.low,
+        high=measured.high,
+        small=small,
+        gated=gated,
+        passed=not reasons,
+        reasons=reasons,
+    )
 
 
 def judge(
     *,
     base: str,
     base_commit: str | None,
-    base_metrics: dict[str, float] | None,
-    new_metrics: dict[str, float] | None,
     rules: GateParams,
     thresholds_from: Literal["base", "branch"],
+    measured: dict[str, Measured],
+    basis: Basis,
+    basis_note: str,
+    reported: set[str],
+    rows: int | None = None,
+    slices: list[SliceMeasured] | None = None,
+    reset: bool = False,
     problems: list[str] | None = None,
 ) -> GateResult:
-    """The verdict. `base_metrics is None` means the base has no metrics file: bootstrap."""
+    """The verdict. `basis == "none"` means the base has no metrics: bootstrap. `reset` means a
+    maintainer approved this branch as the new baseline: nothing is compared, bounds still hold."""
     problems = list(problems or [])
-    bootstrap = base_metrics is None and not problems
-    if new_metrics is None:
-        problems.append(
-            f"this branch has no readable {METRICS_FILE}: training did not finish "
-            "(see `dvc repro` output above)"
-        )
-        new_metrics = {}
+    compare = basis != "none" and not reset
     checks = [
-        check_metric(name, rule, (base_metrics or {}).get(name), new_metrics.get(name), bootstrap)
+        check_metric(
+            name,
+            rule,
+            measured.get(name, Measured(None, None)),
+            rules,
+            compare=compare,
+            reported=reported,
+        )
         for name, rule in rules.metrics.items()
     ]
-    if problems or not all(check.passed for check in checks):
-        verdict: Verdict = "fail"
-    else:
-        verdict = "bootstrap" if bootstrap else "pass"
+    slice_checks = [
+        check_slice(one, name, rule, rules, compare and basis == "paired")
+        for one in slices or []
+        for name, rule in rules.metrics.items()
+        if name in one.metrics
+    ]
+    failed = (
+        bool(problems)
+        or not all(check.passed for check in checks)
+        or not all(check.passed for check in slice_checks)
+    )
+    verdict: Verdict = (
+        "fail" if failed else "reset" if reset else "bootstrap" if basis == "none" else "pass"
+    )
     return GateResult(
         verdict=verdict,
         base=base,
         base_commit=base_commit,
         thresholds_from=thresholds_from,
+        basis=basis,
+        basis_note=basis_note,
+        rows=rows,
+        fail_on=rules.fail_on,
+        confidence=rules.bootstrap.confidence,
         checks=checks,
+        slices=slice_checks,
         problems=problems,
     )
 
@@ -150,16 +309,27 @@ def format_result(result: GateResult) -> str:
     """The human verdict, as the CLI prints it."""
     lines = {
         "pass": f"gate: PASS against {result.base}",
-        "bootstrap": f"gate: BOOTSTRAP PASS: {result.base} has no {METRICS_FILE} yet; "
+        "bootstrap": f"gate: BOOTSTRAP PASS: {result.base} has no metrics yet; "
         "this branch sets the baseline",
+        "reset": f"gate: BASELINE RESET against {result.base}: approved with the label "
+        f"{RESET_LABEL}; this branch sets the new baseline",
         "fail": f"gate: FAIL against {result.base}",
     }
-    out = [lines[result.verdict]]
+    out = [lines[result.verdict], f"  compared: {result.basis_note}"]
     out += [f"  problem: {problem}" for problem in result.problems]
     for check in result.checks:
-        base = "—" if check.base is None else f"{check.base:g}"
-        new = "—" if check.new is None else f"{check.new:g}"
+        base = "—" if check.base is None else f"{check.base:.6g}"
+        new = "—" if check.new is None else f"{check.new:.6g}"
+        interval = (
+            f" [{check.low:+.4g}, {check.high:+.4g}]"
+            if check.low is not None and check.high is not None
+            else ""
+        )
         mark = "ok  " if check.passed else "FAIL"
-        out.append(f"  {mark} {check.name}: {base} → {new} (threshold: {check.threshold})")
+        out.append(
+            f"  {mark} {check.name}: {base} → {new}{interval} (threshold: {check.threshold})"
+        )
         out += [f"       {reason}" for reason in check.reasons]
+    for failed in (check for check in result.slices if not check.passed):
+        out += [f"  FAIL slice {reason}" for reason in failed.reasons]
     return "\n".join(out)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ratchet.core.settings import flatten
-from ratchet.gate.judge import GateResult, MetricCheck
+from ratchet.gate.judge import RESET_LABEL, GateResult, MetricCheck
 
 MAX_PARAM_ROWS = 40
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
@@ -37,7 +37,6 @@ class ReportInputs:
     data_new: DataSide
     plots_base: dict[str, pd.DataFrame] = field(default_factory=dict)
     plots_new: dict[str, pd.DataFrame] = field(default_factory=dict)
-    stale: list[str] = field(default_factory=list)
     run_url: str | None = None
 
 
@@ -61,9 +60,27 @@ def headline(inputs: ReportInputs) -> str:
             f"## 🟡 Bootstrap: {base} has no metrics yet, so nothing is compared; "
             "this pull request sets the baseline"
         )
+    if result.verdict == "reset":
+        return (
+            f"## 🔄 Baseline reset against {base}, approved with the label `{RESET_LABEL}`: "
+            "nothing is compared, this pull request sets the new baseline"
+        )
     failed = [check.name for check in result.checks if not check.passed]
-    what = ", ".join(f"`{name}`" for name in failed) or "its inputs could not be read"
+    failed += [
+        f"{check.name} where {check.column} = {check.value}"
+        for check in result.slices
+        if not check.passed
+    ]
+    what = ", ".join(f"`{name}`" for name in failed)
+    if not what:  # nothing was judged: say why, in the first problem's own words
+        what = result.problems[0].split(":")[0] if result.problems else "see below"
     return f"## ❌ Metrics gate failed against {base}: {what}"
+
+
+def interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return f" [{signed(low)}, {signed(high)}]"
 
 
 def metric_row(check: MetricCheck) -> str:
@@ -71,11 +88,59 @@ def metric_row(check: MetricCheck) -> str:
     delta = signed(check.delta)
     if check.delta_pct is not None:
         delta += f" ({signed(check.delta_pct, 3)} %)"
+    delta += interval(check.low, check.high)
     status = "✅" if check.passed else "❌ " + "; ".join(check.reasons)
     return (
         f"| `{check.name}` {arrow} | {number(check.base)} | {number(check.new)} | {delta} "
         f"| {check.threshold} | {status} |"
     )
+
+
+def basis_section(result: GateResult) -> list[str]:
+    """Which numbers were compared, in plain words."""
+    if result.basis == "paired":
+        rule = (
+            "a change fails when it regresses past the limit"
+            if result.fail_on == "point"
+            else "a change fails only when its whole interval regresses past the limit"
+        )
+        return [
+            f"**Compared:** {result.basis_note}. Δ is this PR minus the base, with its "
+            f"{result.confidence:.0%} paired bootstrap interval in brackets; {rule} "
+            f"(`gate.fail_on: {result.fail_on}`).",
+        ]
+    if result.basis == "recorded":
+        return [
+            "> [!IMPORTANT]",
+            f"> The two models could not be scored on the same rows. Compared with "
+            f"{result.basis_note}.",
+        ]
+    return []
+
+
+def slices_section(result: GateResult) -> list[str]:
+    if not result.slices:
+        return []
+    lines = [
+        "<details open><summary><b>Slices</b> (test rows by feature value)</summary>",
+        "",
+        "| Slice | Rows | Metric | Base | This PR | Δ | |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for check in result.slices:
+        delta = "—" if check.base is None or check.new is None else signed(check.new - check.base)
+        delta += interval(check.low, check.high)
+        if not check.passed:
+            status = "❌ " + "; ".join(check.reasons)
+        elif check.small:
+            status = "⚠️ few rows: not gated"
+        else:
+            status = "✅" if check.gated else "shown"
+        lines.append(
+            f"| `{check.column}` = `{check.value}` | {check.rows:,} | `{check.name}` "
+            f"| {number(check.base)} | {number(check.new)} | {delta} | {status} |"
+        )
+    return [*lines, "", "</details>", ""]
 
 
 def params_diff(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -260,7 +325,7 @@ def render_report(inputs: ReportInputs) -> str:
         "`params.yaml`.",
         "",
     ]
-    if result.thresholds_from == "branch" and result.verdict != "bootstrap":
+    if result.thresholds_from == "branch" and result.verdict not in ("bootstrap", "reset"):
         lines += [
             "> [!NOTE]",
             "> The base branch has no `gate` section yet; this PR's applies.",
@@ -270,17 +335,12 @@ def render_report(inputs: ReportInputs) -> str:
         lines += ["> [!CAUTION]", "> The gate fails closed:"]
         lines += [f"> - {problem}" for problem in result.problems]
         lines.append("")
+    basis = basis_section(result)
+    lines += [*basis, ""] if basis else []
     lines += ["| Metric | Base | This PR | Δ | Allowed | |", "|---|---:|---:|---:|---|---|"]
     lines += [metric_row(check) for check in result.checks]
-    lines += ["", *params_section(inputs), "", *data_section(inputs), ""]
-    if inputs.stale:
-        files = ", ".join(f"`{name}`" for name in inputs.stale)
-        lines += [
-            "> [!WARNING]",
-            f"> Reproducing this PR changed {files}: the committed results are stale. Run "
-            "`dvc repro` and commit them, so the base branch keeps true metrics after merge.",
-            "",
-        ]
+    lines += ["", *slices_section(result)]
+    lines += [*params_section(inputs), "", *data_section(inputs), ""]
     lines += plots_section(inputs)
     if inputs.run_url:
         lines += [

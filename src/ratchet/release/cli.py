@@ -29,16 +29,6 @@ def cmd_check_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_pull_model(args: argparse.Namespace) -> int:
-    from ratchet.github.actions import current
-    from ratchet.release.model import pull_model
-
-    sha256 = pull_model()
-    print(f"pull-model: the workspace holds the outputs dvc.lock names (model sha256 {sha256})")
-    current().set_outputs(**{"model-sha256": sha256})
-    return 0
-
-
 def cmd_bento(args: argparse.Namespace) -> int:
     from ratchet.release.bento import build_bento
 
@@ -122,11 +112,6 @@ def register(commands: Commands) -> None:
         "fail unless the release tag is on the default branch (its model passed metrics-gate)",
     )
     check.add_argument("--tag", help="the release tag (default: the tag the run is for)")
-    commands.add(
-        "pull-model",
-        cmd_pull_model,
-        "fetch the outputs dvc.lock names, retraining only what the DVC remote lacks",
-    )
     bento = commands.add(
         "bento", cmd_bento, "import the model and build the BentoML service; print its tag"
     )

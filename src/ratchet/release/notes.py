@@ -133,7 +133,7 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         image = f"`{facts.image}:{before}`" if facts.image else f"the {facts.previous_tag} image"
         lines.append(
             f"Deploy {image} again, and move the MLflow alias back to its model with "
-            f"MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && make pull-model "
+            f"MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && make reproduce "
             "promote`."
         )
     return "\n".join(lines) + "\n"
@@ -150,7 +150,7 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
     require_version(tag)
     for path in (METRICS_FILE, MODEL_FILE):
         if not path.is_file():
-            raise RatchetError(f"{path} not found: run `make pull-model` (or `make run`) first")
+            raise RatchetError(f"{path} not found: run `make run` (or `make reproduce`) first")
     previous = previous_release(tag, git("tag", "--list", "v*").split())
     previous_metrics = None
     if previous is not None and (text := show(previous, METRICS_FILE)) is not None:

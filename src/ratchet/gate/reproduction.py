@@ -1,0 +1,182 @@
+"""Reproduce, never trust: retrain every stage from scratch, then hold the committed dvc.lock
+against what the reproduction wrote.
+
+A lock whose deps or params differ from the reproduction's is stale (the committed results were
+not made from this code, data and params); a lock whose outputs differ names results that this
+code does not make (edited metrics, another model). Either fails the check. What was reproduced
+is kept beside the verdict, so that a machine whose results differ from CI's can commit CI's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ratchet.core.errors import RatchetError
+from ratchet.core.files import sha256, text, write_all
+from ratchet.core.git import show
+from ratchet.core.paths import LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
+from ratchet.core.settings import flatten
+
+RECORD = PR_REPORT_DIR / "reproduction.json"
+# Where the reproduced lock and git-tracked results go, for the check's artifact.
+REPRODUCED = PR_REPORT_DIR / "reproduced"
+STALE = "dvc.lock is stale: run make run and commit dvc.lock"
+
+Verdict = Literal["reproduced", "stale", "differs", "failed"]
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """What reproducing the branch found, as `reports/pr/reproduction.json` records it."""
+
+    verdict: Verdict
+    stale: list[str] = field(default_factory=list)  # deps and params recorded differently
+    differs: list[str] = field(default_factory=list)  # outputs recorded differently
+    error: str | None = None  # why the reproduction itself failed
+    model_sha256: str | None = None
+
+    def problems(self) -> list[str]:
+        """What fails the check, in the words the report and the log show."""
+        if self.verdict == "failed":
+            return [f"the pipeline could not be reproduced: {self.error}"]
+        if self.verdict == "stale":
+            return [f"{STALE} ({', '.join(self.stale)} changed since it was written)"]
+        if self.verdict == "differs":
+            return [
+                f"the committed results differ from what this branch's code makes: "
+                f"{', '.join(self.differs)}. Commit the reproduced ones (the check's artifact "
+                "holds them in reproduced/)"
+            ]
+        return []
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def load(cls, path: Path = RECORD) -> Reproduction:
+        """The record `python -m ratchet reproduce` wrote; without one, nothing was reproduced."""
+        try:
+            raw = json.loads(path.read_text())
+            return cls(**raw)
+        except FileNotFoundError:
+            raise RatchetError(
+                f"{path} not found: this branch was not reproduced, so its results prove nothing. "
+                "Run `python -m ratchet reproduce` first (make pr-check runs both)"
+            ) from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise RatchetError(
+                f"{path} is not a reproduction record ({exc}): reproduce again"
+            ) from None
+
+
+def _entries(stage: dict[str, Any], section: str) -> dict[str, str | None]:
+    return {
+        str(entry.get("path")): entry.get("md5")
+        for entry in stage.get(section) or []
+        if isinstance(entry, dict)
+    }
+
+
+def _params(stage: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for file, values in (stage.get("params") or {}).items():
+        for name, value in flatten(values if isinstance(values, dict) else {}).items():
+            flat[f"{file}: {name}"] = value
+    return flat
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+
+
+def compare_locks(
+    committed: dict[str, Any], reproduced: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """What the committed lock records differently from the reproduced one: (stale, differs).
+
+    Stale: a stage, command, dep or param the reproduction does not match (a dep that another
+    stage outputs is left out: it changed because its stage's inputs did). Differs: an output
+    whose recorded hash is not the one the reproduction wrote.
+    """
+    old_stages = committed.get("stages") or {}
+    new_stages = reproduced.get("stages") or {}
+    made = {path for stage in new_stages.values() for path in _entries(stage, "outs")}
+
+    def upstream(path: str) -> bool:
+        return any(path == out or path.startswith(f"{out}/") for out in made)
+
+    stale: list[str] = []
+    differs: list[str] = []
+    for name in sorted(set(old_stages) | set(new_stages)):
+        old, new = old_stages.get(name), new_stages.get(name)
+        if old is None or new is None:
+            stale.append(f"stage {name} ({'new' if old is None else 'removed'})")
+            continue
+        if old.get("cmd") != new.get("cmd"):
+            stale.append(f"stage {name}'s command")
+        deps = _changed(_entries(old, "deps"), _entries(new, "deps"))
+        stale += [path for path in deps if not upstream(path)]
+        stale += _changed(_params(old), _params(new))
+        differs += _changed(_entries(old, "outs"), _entries(new, "outs"))
+    return sorted(set(stale)), sorted(set(differs))
+
+
+def _run(command: list[str]) -> None:
+    """Run a long command with its output shown as it goes, with this Python first on PATH (the
+    stages' commands say `python`)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    code = subprocess.run(command, check=False, env={**os.environ, "PATH": path}).returncode
+    if code != 0:
+        raise RatchetError(f"`{' '.join(command[2:])}` failed (exit {code}): see its output above")
+
+
+def reproduce() -> Reproduction:
+    """Run every stage again (`dvc repro --force`: no cache or remote stands in for a stage),
+    then compare the lock committed at HEAD with the lock the run wrote. Writes the record and
+    the reproduced results to reports/pr/, whatever the verdict."""
+    for old in (RECORD, REPRODUCED):
+        if old.is_dir():
+            shutil.rmtree(old)
+        old.unlink(missing_ok=True)
+    committed_text = show("HEAD", LOCK_FILE)
+    try:
+        _run([sys.executable, "-m", "dvc", "repro", "--force"])
+    except RatchetError as exc:
+        result = Reproduction(verdict="failed", error=str(exc))
+    else:
+        committed = yaml.safe_load(committed_text or "") or {}
+        reproduced = yaml.safe_load(LOCK_FILE.read_text()) or {}
+        stale, differs = compare_locks(committed, reproduced)
+        if committed_text is None:
+            stale = [f"{LOCK_FILE} (not committed)"]
+        verdict: Verdict = "stale" if stale else "differs" if differs else "reproduced"
+        result = Reproduction(
+            verdict=verdict, stale=stale, differs=differs, model_sha256=sha256(MODEL_FILE)
+        )
+        keep_reproduced()
+    write_all({RECORD: text(result.to_json())})
+    return result
+
+
+def keep_reproduced() -> None:
+    """Copy the reproduced dvc.lock and the outputs it leaves to git into reports/pr/reproduced/."""
+    from ratchet.core.dvc import committed_outputs
+
+    REPRODUCED.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(LOCK_FILE, REPRODUCED / LOCK_FILE.name)
+    for output in committed_outputs():
+        source = Path(output)
+        if source.is_dir():
+            shutil.copytree(source, REPRODUCED / source, dirs_exist_ok=True)
+        elif source.is_file():
+            (REPRODUCED / source).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, REPRODUCED / source)
