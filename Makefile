@@ -72,7 +72,7 @@ serve: install ## serve the current model on http://127.0.0.1:$PORT (after `make
 monitor: install check-drift ## compare recent inputs with the training data: reports/drift.html
 
 retrain: install retrain-data ## add new data, retrain, commit the result on branch ratchet/retrain
-	python -m ratchet retrain-pr
+	python -m ratchet retrain-commit
 
 image: install bento container smoke-image ## build the service image of the current model, smoke-test it (Docker)
 

@@ -3,8 +3,8 @@
 # outputs go) from the environment themselves, in src/ratchet/github/actions.py.
 
 .PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce gate \
-	install-cml pr-comment check-drift drift-alert retrain-data retrain-pr check-tag bento \
-	container smoke-image push-image release-notes github-release promote
+	install-cml pr-comment check-drift drift-alert retrain-data retrain-commit retrain-pr \
+	check-tag bento container smoke-image push-image release-notes github-release promote
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
@@ -50,8 +50,12 @@ retrain-data:
 	dvc repro
 	dvc push
 
+retrain-commit:
+	python -m ratchet retrain-commit --bundle reports/retrain
+
+# The token's job: the default branch's code on the system Python, no install.
 retrain-pr:
-	python -m ratchet retrain-pr --publish
+	PYTHONPATH=src python3 -m ratchet retrain-pr
 
 # The release (release.yml), on a version tag: TAG is the tag the run is for.
 TAG ?= $(or $(GITHUB_REF_NAME),dev)

@@ -7,13 +7,19 @@ GitHub side: a stand-in `gh` records the exact command lines it is given.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import (
     REGRESSION_DATA,
+    ROOT,
     Project,
     make_project,
     regression_frame,
@@ -60,109 +66,104 @@ def committed_files(project: Project, commit: str = "HEAD") -> set[str]:
     return set(project.git("show", "--name-only", "--format=", commit).splitlines())
 
 
-def test_retraining_becomes_one_commit_on_its_branch_and_a_pull_request(tmp_path: Path) -> None:
+def propose_from(
+    tmp_path: Path, name: str, answers: dict[str, Any], token: str = "github-token"
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """The propose job: a fresh checkout of main, the bundle downloaded into RUNNER_TEMP, the
+    token's command on the system Python with no site-packages."""
+    checkout = tmp_path / name
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(checkout)], check=True)
+    runner = actions_env(tmp_path / f"{name}-runner")
+    shutil.copytree(tmp_path / "project/reports/retrain", tmp_path / f"{name}-runner/retrain")
+    env, log = install_fake_gh(tmp_path / f"{name}-bin", answers)
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "ratchet", "retrain-pr"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            **runner,
+            **env,
+            "PYTHONPATH": str(ROOT / "src"),
+            "GH_TOKEN": "t0ken",
+            "RATCHET_TOKEN_SOURCE": token,
+        },
+    )
+    return result, gh_calls(log)
+
+
+def test_retraining_is_committed_without_a_token_and_proposed_by_the_job_that_has_one(
+    tmp_path: Path,
+) -> None:
     project = trained_project(tmp_path)
     base = project.git("rev-parse", "HEAD")
     base_metrics = json.loads(project.read("reports/metrics.json"))
     retrain(project)
     assert len(project.read("data/table.csv").splitlines()) == 361  # header + 300 + 60
-    env, log = install_fake_gh(
-        tmp_path / "bin",
-        {
-            "pr list": [],
-            "pr create": "https://github.com/o/r/pull/8",
-        },
-    )
-    runner = actions_env(tmp_path / "runner")
-    result = project.ratchet(
-        "retrain-pr",
-        "--publish",
-        env={**runner, **env, "GH_TOKEN": "t0ken", "RATCHET_TOKEN_SOURCE": "github-token"},
-    )
-
+    runner = actions_env(tmp_path / "retrain-runner")
+    committed = project.ratchet("retrain-commit", "--bundle", "reports/retrain", env=runner)
     head = project.git("rev-parse", "HEAD")
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"retrain-pr: committed {head[:7]} on ratchet/retrain, from main"
-    assert lines[1] == "retrain-pr: opened https://github.com/o/r/pull/8"
-    assert lines[2].startswith("::warning title=Retraining pull request::This pull request")
-    assert project.git("branch", "--show-current") == "ratchet/retrain"
+    assert committed.stdout.splitlines()[0] == (
+        f"retrain-commit: committed {head[:7]} on ratchet/retrain, from main"
+    )
+    assert (tmp_path / "retrain-runner/output.txt").read_text() == "changed=true\n"
     assert project.git("rev-parse", "HEAD~1") == base
     files = committed_files(project)
     assert {"data.dvc", "dvc.lock", "reports/metrics.json"} <= files
     assert not {path for path in files if path.startswith(("data/", "artifacts/", "mlruns/"))}
-    assert project.git("ls-remote", "origin", "refs/heads/ratchet/retrain").split()[0] == head
-    assert project.git("status", "--porcelain", "--untracked-files=no") == ""
-
     version = yaml.safe_load(project.read("data.dvc"))["outs"][0]["md5"]
     title = f"Retrain on new data ({version[:8]})"
     assert project.git("log", "-1", "--format=%s") == title
-    calls = gh_calls(log)
+
+    answers = {"pr list": [], "pr create": "https://github.com/o/r/pull/8"}
+    result, calls = propose_from(tmp_path, "propose", answers)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"retrain-pr: pushed {head[:7]} to ratchet/retrain"
+    assert lines[1] == "retrain-pr: opened https://github.com/o/r/pull/8"
+    assert lines[2].startswith("::warning title=Retraining pull request::This pull request")
+    assert project.git("ls-remote", "origin", "refs/heads/ratchet/retrain").split()[0] == head
+    listed = ["pr", "list", "--head", "ratchet/retrain", "--base", "main", "--state", "open"]
+    created = ["pr", "create", "--base", "main", "--head", "ratchet/retrain", "--title", title]
     assert [call["args"] for call in calls] == [
-        [
-            "pr",
-            "list",
-            "--head",
-            "ratchet/retrain",
-            "--base",
-            "main",
-            "--state",
-            "open",
-            "--json",
-            "url",
-            "--limit",
-            "1",
-        ],
-        [
-            "pr",
-            "create",
-            "--base",
-            "main",
-            "--head",
-            "ratchet/retrain",
-            "--title",
-            title,
-            "--body-file",
-            "-",
-        ],
+        [*listed, "--json", "url", "--limit", "1"],
+        [*created, "--body-file", "-"],
     ]
     body = calls[1]["stdin"]
     new_metrics = json.loads(project.read("reports/metrics.json"))
     assert f"| rmse | {base_metrics['rmse']} | {new_metrics['rmse']} |" in body
     assert f"[this retraining run]({RUN_URL})" in body
     assert "> [!WARNING]\n> This pull request was opened with the workflow's GITHUB_TOKEN" in body
-    summary = (tmp_path / "runner/summary.md").read_text()
-    assert summary.startswith("### Retraining\n\n- committed ") and "[!WARNING]" in summary
+    summary = (tmp_path / "propose-runner/summary.md").read_text()
+    assert summary.startswith("### Retraining\n\n- pushed ") and "[!WARNING]" in summary
 
-    # From main again: nothing to propose, no gh call.
+    # From main again: nothing to commit, so the propose job does not run.
     project.git("switch", "-q", "main")
-    again = project.ratchet("retrain-pr", "--publish", env=env)
-    assert again.stdout.startswith("retrain-pr: nothing to propose: retraining changed nothing")
-    assert len(gh_calls(log)) == 2
+    again = project.ratchet("retrain-commit", "--bundle", "reports/retrain", env=runner)
+    assert again.stdout.startswith("retrain-commit: nothing to propose: retraining changed")
+    assert (tmp_path / "retrain-runner/output.txt").read_text().endswith("changed=false\n")
 
 
 def test_a_second_retraining_updates_the_open_pull_request(tmp_path: Path) -> None:
     project = trained_project(tmp_path)
     retrain(project)
-    env, log = install_fake_gh(tmp_path / "bin", {"pr list": [], "pr create": "https://x/pull/1"})
-    project.ratchet("retrain-pr", "--publish", env=env)
-
-    project.git("switch", "-q", "main")
-    project.git("checkout", "-q", "ratchet/retrain", "--", "data.dvc", "dvc.lock", "reports")
-    env, log = install_fake_gh(tmp_path / "bin2", {"pr list": [{"url": "https://x/pull/1"}]})
-    result = project.ratchet("retrain-pr", "--publish", env=env)
+    project.ratchet("retrain-commit", "--bundle", "reports/retrain")
+    answers = {"pr list": [{"url": "https://x/pull/1"}]}
+    result, calls = propose_from(tmp_path, "again", answers, token="app")
     assert result.stdout.splitlines()[-1] == "retrain-pr: updated https://x/pull/1"
-    second = project.git("rev-parse", "HEAD")
-    assert project.git("rev-parse", "HEAD~1") == project.git("rev-parse", "main")  # made afresh
-    assert project.git("ls-remote", "origin", "refs/heads/ratchet/retrain").split()[0] == second
-    edit = gh_calls(log)[-1]
-    assert edit["args"][:3] == ["pr", "edit", "https://x/pull/1"]
-    assert edit["args"][3:] == [
+    edit = calls[-1]
+    assert edit["args"] == [
+        "pr",
+        "edit",
+        "https://x/pull/1",
         "--title",
         project.git("log", "-1", "--format=%s"),
         "--body-file",
         "-",
     ]
-    assert "[!WARNING]" not in edit["stdin"]  # an App or PAT token: the checks run by themselves
+    assert "[!WARNING]" not in edit["stdin"]  # an App's token: the checks run by themselves
 
 
 def test_the_demo_data_drifts_and_rolls_forward(tmp_path: Path) -> None:

@@ -243,19 +243,32 @@ def test_the_monitor_runs_weekly_and_hands_drift_to_the_alert_job() -> None:
     assert "workflow_dispatch" in load("retrain.yml")["on"]  # what the alert starts
 
 
-def test_retraining_runs_when_started_and_mints_its_token_last() -> None:
+def test_retraining_trains_without_secrets_and_proposes_with_the_token_only() -> None:
     workflow = load("retrain.yml")
     assert workflow["on"] == {"workflow_dispatch": None}
-    job = workflow["jobs"]["retrain"]
-    assert job["environment"] == "retrain"
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    names = [step.get("name") for step in job["steps"]]
+    retrain, propose = workflow["jobs"]["retrain"], workflow["jobs"]["propose"]
+    # The job that runs the repository's code on new data holds no secret and can write nothing.
+    assert retrain["permissions"] == {"contents": "read"} and "environment" not in retrain
+    assert "secrets." not in json.dumps(retrain)
+    assert runs(retrain) == [
+        "make install-pipeline",
+        "make retrain-data",
+        "make retrain-commit",
+    ]
+    assert retrain["outputs"] == {"changed": "${{ steps.commit.outputs.changed }}"}
+    # The job with the token runs no repository code on data: git, gh and the system Python.
+    assert propose["needs"] == "retrain"
+    assert propose["if"] == "${{ needs.retrain.outputs.changed == 'true' }}"
+    assert propose["environment"] == "retrain"
+    assert propose["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert runs(propose) == ["make retrain-pr"]
+    assert not [s for s in propose["steps"] if "setup-uv" in s.get("uses", "")]  # no install
+    app = named(propose)["Token of the GitHub App"]
+    assert app["with"]["client-id"] == "${{ secrets.RATCHET_APP_CLIENT_ID }}"
+    assert "app-id" not in app["with"]  # deprecated
+    names = [step.get("name") for step in propose["steps"]]
     assert names.index("Token of the GitHub App") == len(names) - 2  # minted just before use
-    for step in job["steps"][:-2]:
-        assert "secrets." not in json.dumps(step)
-    propose = job["steps"][-1]
-    assert propose["run"] == "make retrain-pr"
-    assert propose["env"]["GH_TOKEN"] == (
+    assert propose["steps"][-1]["env"]["GH_TOKEN"] == (
         "${{ steps.app.outputs.token || secrets.RATCHET_PR_TOKEN || github.token }}"
     )
 

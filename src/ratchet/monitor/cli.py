@@ -46,18 +46,34 @@ def cmd_refresh_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_retrain_pr(args: argparse.Namespace) -> int:
+def cmd_retrain_commit(args: argparse.Namespace) -> int:
     from ratchet.github.actions import current
-    from ratchet.monitor import retrain
+    from ratchet.monitor.retrain import commit
 
     run = current()
-    token_source = retrain.token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
-    done = retrain.propose(publish=args.publish, token_source=token_source, run_url=run.run_url)
+    done = commit(run.run_url, args.bundle)
+    for line in done or ["nothing to propose: retraining changed nothing that git tracks"]:
+        print(f"retrain-commit: {line}")
+    run.set_outputs(changed=str(bool(done)).lower())
+    return 0
+
+
+def cmd_retrain_pr(args: argparse.Namespace) -> int:
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import current
+    from ratchet.monitor import propose
+
+    run = current()
+    bundle = args.bundle or (run.temp / "retrain" if run.temp else None)
+    if bundle is None:
+        raise RatchetError("retrain-pr needs the retrain job's bundle: pass --bundle FOLDER")
+    token = propose.token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
+    done = propose.propose(bundle / propose.BUNDLE, propose.current_branch(), token)
     for line in done:
         print(f"retrain-pr: {line}")
-    if token_source == "github-token":
-        print(f"::warning title=Retraining pull request::{retrain.TOKEN_WARNING}")
-    run.add_summary(retrain.render_markdown(done, token_source))
+    if token == "github-token":
+        print(f"::warning title=Retraining pull request::{propose.TOKEN_WARNING}")
+    run.add_summary(propose.render_markdown(done, token))
     return 0
 
 
@@ -84,14 +100,26 @@ def register(commands: Commands) -> None:
         cmd_refresh_data,
         "add new rows to the training data (src/ratchet/sources.py) and check them",
     )
+    retrain_commit = commands.add(
+        "retrain-commit",
+        cmd_retrain_commit,
+        "commit what retraining changed on branch ratchet/retrain (nothing is pushed)",
+    )
+    retrain_commit.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="FOLDER",
+        help="also write the commit to FOLDER/retrain.bundle, for the job that proposes it",
+    )
     retrain_pr = commands.add(
         "retrain-pr",
         cmd_retrain_pr,
-        "commit the retraining on branch ratchet/retrain; with --publish, push it "
-        "and open or update its pull request (gh)",
+        "push the retraining commit from its bundle and open or update its pull request (gh; "
+        "system Python)",
     )
     retrain_pr.add_argument(
-        "--publish",
-        action="store_true",
-        help="push the branch to origin and open or update the pull request",
+        "--bundle",
+        type=Path,
+        metavar="FOLDER",
+        help="the retrain job's artifact (default: $RUNNER_TEMP/retrain)",
     )
