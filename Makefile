@@ -12,10 +12,13 @@ export UV_PYTHON := 3.11
 
 BASE ?= main
 PORT ?= 3000
+IN ?= data/current.csv
+OUT ?= reports/predictions.csv
 PYTEST_ARGS ?=
 BENCH ?= pipeline serve monitor
 
-.PHONY: help install run test test-fast lint format ui pr-check serve monitor retrain image bench
+.PHONY: help install run test test-fast lint format ui pr-check serve predict monitor retrain image \
+	bench
 
 ##@ Start here
 
@@ -68,6 +71,9 @@ ui: install ## browse the MLflow runs of the local store on http://127.0.0.1:500
 serve: install ## serve the current model on http://127.0.0.1:$PORT (after `make run`)
 	bentoml serve ratchet.serve.service:Ratchet --host 127.0.0.1 --port "$(PORT)" \
 	  --arg model="$$(python -m ratchet import-model)"
+
+predict: install ## score a CSV with the current model: make predict IN=records.csv OUT=scored.csv
+	python -m ratchet predict "$(IN)" --output "$(OUT)"
 
 monitor: install check-drift ## compare recent inputs with the training data: reports/drift.html
 

@@ -30,16 +30,21 @@ def serving(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
+    log: Path | None = None,
 ) -> Iterator[str]:
-    """Run `command(port)` until `probe` (a path such as /readyz) answers; yields the base URL."""
+    """Run `command(port)` until `probe` (a path such as /readyz) answers; yields the base URL.
+
+    The server's output goes to `log` when one is given, and nowhere otherwise.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         command(port),
         cwd=cwd,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
         start_new_session=True,  # its own process group: stopping it stops its workers too
     )
     try:
@@ -60,6 +65,8 @@ def serving(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:

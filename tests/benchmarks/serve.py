@@ -1,10 +1,13 @@
 """Benchmark the served model: latency and throughput over loopback HTTP, against baselines.
 
-Run with `make bench BENCH=serve` after `make run`. Serves the current model's bento (in a temporary
-BentoML home) and, as baselines measured in the same run, calls `model.predict` in-process on the
-same rows and serves the same model with a bare FastAPI + uvicorn wrapper. Each request scores
-one record of the test split. Prints figures and ratios; asserts nothing.
-Scenarios run in 5 interleaved rounds; BENCH_SECONDS sets each one's total length (default 5).
+Run with `make bench BENCH=serve` after `make run`. Serves the current model's bento (in a
+temporary BentoML home), with its prediction log on and off, and as baselines measured in the same
+run calls `model.predict` in process on the same rows, and serves the same model with a bare
+FastAPI + uvicorn wrapper that does what the service does (the same request contract, batching
+and prediction log) without BentoML. Each request scores one record of the test split. The
+scenarios run in interleaved rounds; each figure is the median of its rounds, with their range.
+Then a soak: 16 clients for BENCH_SOAK_SECONDS (default 60) while the service's memory is read.
+Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -28,20 +31,31 @@ from tests.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-ROUNDS = 5
+SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))  # per scenario and round
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SOAK_SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "60"))
 WARMUP_SECONDS = 0.5
 ROWS = 200
 
 BARE_APP = textwrap.dedent('''
-    """The same model behind the least code: no schema, no metrics, no middleware."""
+    """What the service does, without BentoML: the same request contract, the same batching of
+    concurrent requests and the same prediction log, behind FastAPI and uvicorn."""
     import os
+    from pathlib import Path
 
     import joblib
-    import pandas as pd
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response
+
+    from ratchet.core.schema import DataSchema
+    from ratchet.serve.contract import build_contract
+    from ratchet.serve.prediction_log import PredictionLog
+    from ratchet.serve.scoring import Batcher, score_requests
 
     model = joblib.load(os.environ["MODEL_FILE"])
+    contract = build_contract(DataSchema.load(Path(os.environ["SCHEMA_FILE"])), "bare")
+    batcher = Batcher(lambda requests: score_requests(model, contract, requests))
+    log = PredictionLog.from_env()
     app = FastAPI()
 
 
@@ -51,9 +65,13 @@ BARE_APP = textwrap.dedent('''
 
 
     @app.post("/predict")
-    def predict(body: dict) -> dict:
-        frame = pd.DataFrame(body["records"])
-        return {"predictions": model.predict(frame).tolist()}
+    async def predict(request: Request) -> Response:
+        body = contract.request.model_validate_json(await request.body())
+        records = body.records  # type: ignore[attr-defined]
+        answer = await batcher(records)
+        if log is not None:
+            log.put(records, answer)
+        return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 ''')
 
 
@@ -77,7 +95,9 @@ class Result:
         return len(self.latencies) / self.seconds
 
 
-async def load(url: str, records: list[dict[str, Any]], clients: int, name: str) -> Result:
+async def load(
+    url: str, records: list[dict[str, Any]], clients: int, name: str, seconds: float = SECONDS
+) -> Result:
     """`clients` concurrent keep-alive clients posting one record each, as fast as answered."""
     import aiohttp
 
@@ -103,7 +123,7 @@ async def load(url: str, records: list[dict[str, Any]], clients: int, name: str)
         warm = time.perf_counter() + WARMUP_SECONDS
         await asyncio.gather(*(client(n, warm, False) for n in range(clients)))
         started = time.perf_counter()
-        await asyncio.gather(*(client(n, started + SECONDS / ROUNDS, True) for n in range(clients)))
+        await asyncio.gather(*(client(n, started + seconds, True) for n in range(clients)))
         elapsed = time.perf_counter() - started
     return Result(name, latencies, elapsed, errors)
 
@@ -118,7 +138,7 @@ def in_process(model: Any, frames: list[Any]) -> Result:
         latencies = []
         started = time.perf_counter()
         i = 0
-        while time.perf_counter() - started < SECONDS / ROUNDS:
+        while time.perf_counter() - started < SECONDS:
             begun = time.perf_counter()
             model.predict(frames[i % len(frames)])
             latencies.append(time.perf_counter() - begun)
@@ -126,13 +146,28 @@ def in_process(model: Any, frames: list[Any]) -> Result:
     return Result("in-process model.predict", latencies, time.perf_counter() - started, 0)
 
 
-def merge(results: list[Result]) -> Result:
-    return Result(
-        results[0].name,
-        [x for r in results for x in r.latencies],
-        sum(r.seconds for r in results),
-        sum(r.errors for r in results),
-    )
+def rss_mib(pid: int) -> float:
+    """The resident memory of a server and every process it started."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+
+
+def soak(url: str, pid: int, records: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """16 clients for SOAK_SECONDS; the server's memory every tenth of it, as (seconds, MiB)."""
+    samples = [(0.0, rss_mib(pid))]
+    step = SOAK_SECONDS / 10
+    for n in range(1, 11):
+        asyncio.run(load(url, records, 16, "soak", seconds=step))
+        samples.append((n * step, rss_mib(pid)))
+    return samples
+
+
+def spread(values: list[float], unit: str, digits: int = 2) -> str:
+    """The median of the rounds, and their range."""
+    middle = float(np.median(values))
+    return f"{middle:.{digits}f} {unit} ({min(values):.{digits}f} to {max(values):.{digits}f})"
 
 
 def main() -> None:
@@ -151,13 +186,18 @@ def main() -> None:
     frames = [frame.iloc[[i]] for i in range(len(frame))]
     model = joblib.load(model_file)
 
-    runs: dict[str, list[Result]] = {}
-    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
+    rounds: dict[str, list[Result]] = {}
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        scratch = Path(folder)
         env = {
             **os.environ,
-            "BENTOML_HOME": str(Path(scratch) / "bentoml"),
+            "BENTOML_HOME": str(scratch / "bentoml"),
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
             "BENTOML_DO_NOT_TRACK": "true",
+            "PYTHONPATH": str(ROOT / "src"),
+            "MODEL_FILE": str(model_file),
+            "SCHEMA_FILE": str(ROOT / "artifacts/schema.json"),
+            "OMP_NUM_THREADS": "1",  # as the service limits OpenMP: serving code is compared
         }
         bento = subprocess.run(
             [sys.executable, "-m", "ratchet", "bento"],
@@ -167,68 +207,88 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.strip()
-        (Path(scratch) / "bare_app.py").write_text(BARE_APP)
-        # The wrapper gets the service's one-OpenMP-thread setting too (spinning OpenMP threads
-        # would stall it), so the comparison is of serving code, not of thread settings.
-        commands = {
-            "bentoml": [str(BIN / "bentoml"), "serve", bento, "--host", "127.0.0.1", "--port"],
-            "fastapi": [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_app:app",
-                "--host",
-                "127.0.0.1",
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--port",
-            ],
+        (scratch / "bare_app.py").write_text(BARE_APP)
+        bentoml = [str(BIN / "bentoml"), "serve", bento, "--host", "127.0.0.1", "--port"]
+        uvicorn = [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1"]
+        uvicorn += ["--workers", "1", "--log-level", "warning", "--no-access-log", "--port"]
+        servers = {
+            "bentoml": (bentoml, str(scratch / "log-bentoml/predictions.jsonl")),
+            "bentoml, no log": (bentoml, "off"),
+            "fastapi": (uvicorn, str(scratch / "log-fastapi/predictions.jsonl")),
         }
-        extra = {"MODEL_FILE": str(model_file), "OMP_NUM_THREADS": "1"}
         urls = {
             name: stack.enter_context(
                 serving(
                     lambda port, command=command: [*command, str(port)],
                     "/readyz",
-                    env={**env, **extra},
-                    cwd=Path(scratch),
+                    env={**env, "RATCHET_PREDICTION_LOG": log},
+                    cwd=scratch,
                 )
             )
-            for name, command in commands.items()
+            for name, (command, log) in servers.items()
         }
         # Interleaved rounds, so that a busy moment of the machine hits every scenario alike.
         for _ in range(ROUNDS):
-            runs.setdefault("in-process model.predict", []).append(in_process(model, frames))
+            rounds.setdefault("in-process", []).append(in_process(model, frames))
             for clients in (1, 16):
                 for name, url in urls.items():
                     label = f"{name}, {clients} client{'s' if clients > 1 else ''}"
-                    runs.setdefault(label, []).append(
-                        asyncio.run(load(url, records, clients, label))
-                    )
-    results = [merge(parts) for parts in runs.values()]
-
-    print(f"{'scenario':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
-    for result in results:
-        print(
-            f"{result.name:<28} {result.p50:8.2f} {result.p99:8.2f} {result.throughput:8.0f} "
-            f"{result.errors:7d}"
+                    result = asyncio.run(load(url, records, clients, label))
+                    rounds.setdefault(label, []).append(result)
+        pid = server_pid(urls["bentoml"])
+        samples = soak(urls["bentoml"], pid, records) if pid else []
+        logged = sum(
+            len(path.read_text().splitlines()) for path in scratch.glob("log-bentoml/*.jsonl*")
         )
-    by_name = {result.name: result for result in results}
-    base = by_name["in-process model.predict"]
-    one, many = by_name["bentoml, 1 client"], by_name["bentoml, 16 clients"]
-    bare_one, bare_many = by_name["fastapi, 1 client"], by_name["fastapi, 16 clients"]
+
+    print(f"{'scenario':<24} {'p50 ms':>26} {'p99 ms':>28} {'req/s':>22} {'errors':>7}")
+    for name, results in rounds.items():
+        print(
+            f"{name:<24} {spread([r.p50 for r in results], ''):>26} "
+            f"{spread([r.p99 for r in results], ''):>28} "
+            f"{spread([r.throughput for r in results], '', 0):>22} "
+            f"{sum(r.errors for r in results):7d}"
+        )
+
+    def per_round(name: str, value: Any) -> list[float]:
+        return [
+            value(result, base)
+            for result, base in zip(rounds[name], rounds["in-process"], strict=True)
+        ]
+
     print()
-    print(f"bentoml p50 at 1 client - in-process p50: {one.p50 - base.p50:+.2f} ms (aim <= 2 ms)")
-    print(f"fastapi p50 at 1 client - in-process p50: {bare_one.p50 - base.p50:+.2f} ms")
-    print(
-        f"bentoml / fastapi throughput at 16 clients: "
-        f"{many.throughput / bare_many.throughput:.2f} (aim >= 0.70)"
-    )
-    print(f"bentoml / fastapi throughput at 1 client: {one.throughput / bare_one.throughput:.2f}")
-    print(f"errors: {sum(result.errors for result in results)} (aim 0)")
+    gap = per_round("bentoml, 1 client", lambda r, b: r.p50 - b.p50)
+    bare_gap = per_round("fastapi, 1 client", lambda r, b: r.p50 - b.p50)
+    cost = [
+        a.p50 - b.p50
+        for a, b in zip(
+            rounds["bentoml, 1 client"], rounds["bentoml, no log, 1 client"], strict=True
+        )
+    ]
+    ratio = [
+        a.throughput / b.throughput
+        for a, b in zip(rounds["bentoml, 16 clients"], rounds["fastapi, 16 clients"], strict=True)
+    ]
+    print(f"bentoml p50 at 1 client - in-process p50: {spread(gap, 'ms')}; aim <= 2 ms")
+    print(f"fastapi p50 at 1 client - in-process p50: {spread(bare_gap, 'ms')}")
+    print(f"the prediction log's cost, p50 at 1 client: {spread(cost, 'ms', 3)}")
+    print(f"bentoml / fastapi throughput at 16 clients: {spread(ratio, 'x')}; aim >= 1")
+    errors = sum(r.errors for results in rounds.values() for r in results)
+    print(f"errors: {errors} (aim 0); records in the prediction log: {logged:,}")
+    if samples:
+        shown = ", ".join(f"{seconds:.0f} s: {mib:.0f}" for seconds, mib in samples)
+        print(f"bentoml memory over a {SOAK_SECONDS:.0f} s soak at 16 clients, MiB: {shown}")
+
+
+def server_pid(url: str) -> int | None:
+    """The pid of the process listening on the URL's port."""
+    import psutil
+
+    port = int(url.rsplit(":", 1)[1])
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+            return int(connection.pid) if connection.pid else None
+    return None
 
 
 if __name__ == "__main__":

@@ -71,8 +71,19 @@ def test_quality_check_reports_every_problem_at_once() -> None:
 
 def test_data_within_the_limits_passes() -> None:
     frame = with_empty(regression_frame(), "size", 12)  # 5.0%: at the limit, not over it
-    data.check_quality(frame, REGRESSION, LIMITS, SOURCE)
+    imputing = REGRESSION.model_copy(update={"nulls": "impute"})
+    data.check_quality(frame, imputing, LIMITS, SOURCE)
     data.check_batch(frame, SCHEMA, LIMITS, SOURCE)
+
+
+def test_a_model_that_refuses_empty_values_is_not_trained_on_any() -> None:
+    frame = with_empty(regression_frame(), "size", 2)
+    with pytest.raises(
+        RatchetError,
+        match=r"column 'size' has empty values at CSV line\(s\) 2, 3, "
+        r"and data.nulls is refuse: drop those rows, or set data.nulls: impute",
+    ):
+        data.check_quality(frame, REGRESSION, LIMITS, SOURCE)
 
 
 @pytest.mark.parametrize(

@@ -116,3 +116,51 @@ def test_flatten_params_for_mlflow() -> None:
         "train.hp.a": 2,
         "x": 3,
     }
+
+
+def mlflow_model(run_id: str) -> object:
+    import mlflow
+
+    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+
+
+@pytest.mark.parametrize(("unseen", "nulls"), [("refuse", "refuse"), ("unknown", "impute")])
+def test_the_mlflow_model_follows_the_policies_the_service_does(
+    in_tmp: Path, unseen: str, nulls: str
+) -> None:
+    """The batch route the service is not: MLflow's model refuses (or maps) what it does."""
+    params = small_params({**REGRESSION_DATA, "unseen": unseen, "nulls": nulls})
+    setup(in_tmp, regression_frame(), params)
+    loaded = load_params()
+    stages.prepare(loaded)
+    stages.train(loaded)
+    _, run_id = stages.evaluate(loaded)
+    model = mlflow_model(run_id)
+    rows = regression_frame(rows=3, seed=2)[["size", "age", "colour"]]
+    odd = rows.assign(colour=["purple", "red", "red"], size=[1.0, None, 2.0])
+    if unseen == "refuse":
+        with pytest.raises(Exception, match="unknown categories|Input contains NaN"):
+            model.predict(odd)  # type: ignore[attr-defined]
+    else:
+        assert len(model.predict(odd)) == 3  # type: ignore[attr-defined]
+
+
+def test_training_refuses_an_estimator_the_service_cannot_serve(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ratchet import recipe
+
+    setup(in_tmp, regression_frame(), small_params(REGRESSION_DATA))
+    stages.prepare(load_params())
+    monkeypatch.setitem(
+        recipe.ESTIMATORS["regression"], "hist_gradient_boosting", HistGradientBoostingClassifier
+    )
+    with pytest.raises(
+        RatchetError,
+        match="train.estimator 'hist_gradient_boosting' is not a regressor, but data.task is "
+        "regression: the service could not serve its predictions",
+    ):
+        stages.train(load_params())
+    assert not Path("artifacts/model.joblib").exists()

@@ -138,6 +138,13 @@ def check_quality(
 ) -> None:
     """Reject training data that has the right shape but broken content, naming each problem."""
     problems = quality_problems(frame, data.features, data.target, checks)
+    if data.nulls == "refuse":  # a model that refuses empty values never learns to fill them
+        problems += [
+            f"column {name!r} has empty values at {_rows(frame[name].isna())}, and data.nulls "
+            "is refuse: drop those rows, or set data.nulls: impute"
+            for name in data.features
+            if frame[name].isna().any()
+        ]
     if len(frame) < checks.min_rows:
         problems.insert(
             0,

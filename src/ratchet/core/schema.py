@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.paths import SCHEMA_FILE
-from ratchet.core.settings import DataParams, Task
+from ratchet.core.settings import DataParams, Nulls, Task, Unseen
 
 Scalar = bool | int | float | str
 
@@ -28,6 +28,10 @@ class Feature(BaseModel):
     categories: list[Scalar] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    # What the model, the service and batch scoring do with a category training never saw
+    # (categorical features), and with an empty value.
+    unseen: Unseen | None = None
+    nulls: Nulls = "refuse"
 
 
 class DataSchema(BaseModel):
@@ -85,6 +89,7 @@ def infer_schema(frame: pd.DataFrame, data: DataParams) -> DataSchema:
                 dtype=json_dtype(column),
                 minimum=float(column.min()),
                 maximum=float(column.max()),
+                nulls=data.nulls,
             )
         )
     for name in data.categorical:
@@ -95,6 +100,8 @@ def infer_schema(frame: pd.DataFrame, data: DataParams) -> DataSchema:
                 kind="categorical",
                 dtype=json_dtype(column),
                 categories=python_values(column),
+                unseen=data.unseen_policy(name),
+                nulls=data.nulls,
             )
         )
     classes = python_values(frame[data.target]) if data.task == "classification" else None

@@ -17,6 +17,10 @@ from ratchet.core.metrics import METRICS
 from ratchet.core.paths import PARAMS_FILE
 
 Task = Literal["regression", "classification"]
+# A category the model never saw in training: refused, or treated as the model's "unknown" level.
+Unseen = Literal["refuse", "unknown"]
+# An empty feature value: refused, or imputed by the model.
+Nulls = Literal["refuse", "impute"]
 
 
 class Strict(BaseModel):
@@ -31,10 +35,26 @@ class DataParams(Strict):
     task: Task
     numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
     categorical: list[str] = Field(default_factory=list, description="Categorical columns.")
+    unseen: Unseen | dict[str, Unseen] = Field(
+        default="refuse",
+        description="A category training never saw: refuse it, or map it to the unknown level "
+        "the model learns from rare categories. One policy, or one per categorical column "
+        "(unlisted ones refuse).",
+    )
+    nulls: Nulls = Field(
+        default="refuse",
+        description="An empty feature value: refuse it (in training too), or let the model "
+        "impute it.",
+    )
 
     @property
     def features(self) -> list[str]:
         return [*self.numeric, *self.categorical]
+
+    def unseen_policy(self, column: str) -> Unseen:
+        if isinstance(self.unseen, dict):
+            return self.unseen.get(column, "refuse")
+        return self.unseen
 
     @model_validator(mode="after")
     def _features_are_distinct(self) -> DataParams:
@@ -47,6 +67,10 @@ class DataParams(Strict):
             seen.add(column)
         if self.target in seen:
             raise ValueError(f"the target {self.target!r} is also listed as a feature (leakage)")
+        if isinstance(self.unseen, dict):
+            stray = sorted(set(self.unseen) - set(self.categorical))
+            if stray:
+                raise ValueError(f"unseen names {stray}, which are not data.categorical columns")
         return self
 
 
@@ -151,9 +175,22 @@ class DriftTest(Strict):
 class MonitorParams(Strict):
     """Drift monitoring: which recent data to compare with the training split, and when to act."""
 
+    predictions: Path = Field(
+        default=Path("predictions/predictions.jsonl"),
+        description="The service's prediction log (RATCHET_PREDICTION_LOG), read first.",
+    )
+    window_rows: int = Field(default=10_000, ge=1, description="The newest logged records read.")
+    window_hours: float | None = Field(
+        default=None, gt=0, description="Only records logged in these last hours."
+    )
+    min_rows: int = Field(
+        default=200,
+        ge=1,
+        description="With fewer logged records in the window, the CSV at `current` is compared.",
+    )
     current: Path = Field(
         default=Path("data/current.csv"),
-        description="CSV of recent inputs, compared with the training split.",
+        description="CSV of recent inputs, compared when the prediction log has too few.",
     )
     drift_share: float = Field(
         default=0.5, gt=0, le=1, description="Drift when at least this share of features drift."

@@ -129,6 +129,7 @@ def detect_drift(
     from evidently.presets import DataDriftPreset
 
     features = schema.feature_names
+    check_spans(reference, current, schema)
     definition = DataDefinition(
         numerical_columns=[f.name for f in schema.features if f.kind == "numeric"],
         categorical_columns=[f.name for f in schema.features if f.kind == "categorical"],
@@ -154,6 +155,33 @@ def detect_drift(
     except (StatTestNotFoundError, StatTestInvalidFeatureTypeError) as exc:
         raise RatchetError(f"params.yaml: monitor: {exc}") from None
     return snapshot.dict(), str(snapshot.get_html_str(as_iframe=False))
+
+
+def check_spans(reference: pd.DataFrame, current: pd.DataFrame, schema: DataSchema) -> None:
+    """Refuse numbers so far apart that no histogram can hold them (e.g. 1e308 and -1e308, which
+    a client may send and the service accepts), naming the column: Evidently would fail deep
+    inside numpy instead."""
+    import numpy as np
+
+    for feature in schema.features:
+        if feature.kind != "numeric":
+            continue
+        both = np.concatenate(
+            [
+                reference[feature.name].to_numpy(dtype=float),
+                current[feature.name].to_numpy(dtype=float),
+            ]
+        )
+        both = both[np.isfinite(both)]
+        with np.errstate(over="ignore"):
+            span = float(both.max() - both.min()) if both.size else 0.0
+        if not np.isfinite(span) or span > 1e300:
+            raise RatchetError(
+                f"column {feature.name!r} of the current data spans {both.min():g} to "
+                f"{both.max():g}, too far apart to compare with the training data (seen in "
+                f"training: {feature.minimum:g} to {feature.maximum:g}): find the client that "
+                "sends such values, and leave them out of the window"
+            )
 
 
 def _finite(value: Any) -> float | None:

@@ -65,13 +65,31 @@ def train(params: Params) -> str:
 
     schema = DataSchema.load()
     frame = data_io.read_split(TRAIN_FILE)
-    model = build_model(params.data, params.train)
+    categories = {f.name: list(f.categories or []) for f in schema.features if f.categories}
+    model = build_model(params.data, params.train, categories)
+    check_servable(model, params.data.task, params.train.estimator)
     try:
         model.fit(frame[schema.feature_names], frame[schema.target])
     except InvalidParameterError as exc:
         raise RatchetError(f"params.yaml: train.hyperparameters: {exc}") from None
     write_all({MODEL_FILE: lambda path: joblib.dump(model, path)})
     return sha256(MODEL_FILE)
+
+
+def check_servable(model: object, task: str, name: str) -> None:
+    """Refuse, before training, a model the service could not serve: one that predicts the wrong
+    kind of value for the task. (A classifier without predict_proba is served without
+    probabilities.)"""
+    from sklearn.base import is_classifier, is_regressor
+
+    fits = is_regressor(model) if task == "regression" else is_classifier(model)
+    if not fits:
+        kind = "regressor" if task == "regression" else "classifier"
+        raise RatchetError(
+            f"params.yaml: train.estimator {name!r} is not a {kind}, but data.task is {task}: "
+            f"the service could not serve its predictions. Choose a {kind} in ESTIMATORS "
+            "(src/ratchet/recipe.py)"
+        )
 
 
 def evaluate(params: Params) -> tuple[dict[str, float], str]:

@@ -21,20 +21,29 @@ MAX_RECORDS = 1000
 # JSON numbers beyond 2**53 lose precision in most clients; integer features stay inside.
 SAFE_INTEGER = 2**53
 PREDICT_ROUTE = "/predict"
+# The most characters of a client's value that an error message or log line repeats.
+ECHO_LIMIT = 100
 
 PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "string": str, "boolean": bool}
 
 
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` cut to `limit` characters, for repeating a client's input in a message or log."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def one_of(feature: Feature) -> AfterValidator:
     allowed = list(feature.categories or [])
-    shown = ", ".join(json.dumps(item) for item in allowed)
+    shown = clip(", ".join(json.dumps(item) for item in allowed), 10 * ECHO_LIMIT)
 
     def check(value: Scalar) -> Scalar:
         if value not in allowed:
             raise PydanticCustomError(
                 "unknown_category",
                 "unknown category {value}; expected one of {allowed}",
-                {"value": json.dumps(value), "allowed": shown},
+                {"value": clip(json.dumps(value)), "allowed": shown},
             )
         return value
 
@@ -42,10 +51,27 @@ def one_of(feature: Feature) -> AfterValidator:
 
 
 def feature_field(feature: Feature) -> tuple[Any, Any]:
-    """The annotation and Field of one feature: strict JSON types, categories as an enum."""
+    """The annotation and Field of one feature: strict JSON types; categories as an enum when an
+    unseen one is refused; null accepted only when the model imputes empty values."""
+    annotation, field = _field(feature)
+    if feature.nulls == "impute":
+        annotation = annotation | None
+        field.description = f"{field.description or ''} Null: the model imputes it.".strip()
+    return annotation, field
+
+
+def _field(feature: Feature) -> tuple[Any, Any]:
     python_type = PYTHON_TYPES[feature.dtype]
     if feature.kind == "categorical":
         categories: list[Any] = list(feature.categories or [])
+        if feature.unseen == "unknown":
+            seen = clip(", ".join(json.dumps(item) for item in categories), 10 * ECHO_LIMIT)
+            return python_type, Field(
+                alias=feature.name,
+                strict=True,
+                description=f"Seen in training: {seen}. Any other value is treated as the "
+                "model's unknown level.",
+            )
         return (
             Annotated[python_type, one_of(feature)],
             Field(
@@ -55,17 +81,23 @@ def feature_field(feature: Feature) -> tuple[Any, Any]:
                 description=f"One of the {len(categories)} categories seen in training.",
             ),
         )
-    seen = (
+    seen_range = (
         f"Training data range: {feature.minimum:g} to {feature.maximum:g}."
         if feature.minimum is not None and feature.maximum is not None
         else None
     )
     if feature.dtype == "integer":
         return int, Field(
-            alias=feature.name, strict=True, ge=-SAFE_INTEGER, le=SAFE_INTEGER, description=seen
+            alias=feature.name,
+            strict=True,
+            ge=-SAFE_INTEGER,
+            le=SAFE_INTEGER,
+            description=seen_range,
         )
     if feature.dtype == "number":
-        return float, Field(alias=feature.name, strict=True, allow_inf_nan=False, description=seen)
+        return float, Field(
+            alias=feature.name, strict=True, allow_inf_nan=False, description=seen_range
+        )
     return python_type, Field(alias=feature.name, strict=True)
 
 
@@ -95,7 +127,8 @@ class Contract:
     probabilities: type[BaseModel] | None
 
 
-def build_contract(schema: DataSchema, version: str) -> Contract:
+def build_contract(schema: DataSchema, version: str, probabilities: bool = True) -> Contract:
+    """The contract of a model of this schema; `probabilities`: a classifier that can say them."""
     # Fields get positional names and the feature name as alias, so any column name works
     # (even one that shadows a pydantic attribute, like "schema" or "copy").
     record = create_model(  # type: ignore[call-overload]
@@ -121,23 +154,27 @@ def build_contract(schema: DataSchema, version: str) -> Contract:
         ),
     )
     fields: dict[str, Any] = {"model_version": (str, Field(description="The served model."))}
-    probabilities = None
+    probability_model = None
     if schema.task == "classification":
         classes = tuple(schema.classes or [])
-        probabilities = create_model(  # type: ignore[call-overload]
-            "Probabilities",
-            __config__=ConfigDict(serialize_by_alias=True),
-            **{f"class_{i}": (float, Field(alias=str(label))) for i, label in enumerate(classes)},
-        )
         fields["predictions"] = (list[Literal[classes]], ...)  # type: ignore[valid-type]
-        fields["probabilities"] = (
-            list[probabilities],
-            Field(description="Per record, the probability of each class."),
-        )
+        if probabilities:
+            probability_model = create_model(  # type: ignore[call-overload]
+                "Probabilities",
+                __config__=ConfigDict(serialize_by_alias=True),
+                **{
+                    f"class_{i}": (float, Field(alias=str(label)))
+                    for i, label in enumerate(classes)
+                },
+            )
+            fields["probabilities"] = (
+                list[probability_model],
+                Field(description="Per record, the probability of each class."),
+            )
     else:
         fields["predictions"] = (list[float], ...)
     response = create_model("Predictions", **fields)
-    return Contract(schema, version, record, request, response, probabilities)
+    return Contract(schema, version, record, request, response, probability_model)
 
 
 def error_body(problem: str, fix: str) -> dict[str, str]:
@@ -152,8 +189,9 @@ def describe_validation_error(body: dict[str, Any]) -> dict[str, str]:
     """
     problems = []
     for item in body.get("detail") or []:
-        where = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in item.get("loc") or []
+        where = "".join(  # clipped: an unknown key is a client's value too
+            f"[{part}]" if isinstance(part, int) else f".{clip(str(part))}"
+            for part in item.get("loc") or []
         )
         where = where.lstrip(".") or "request body"
         problems.append(f"{where}: {item.get('msg', 'invalid')}")

@@ -74,8 +74,14 @@ def score(model: Any, contract: Contract, records: list[BaseModel]) -> Scores:
             f"the model cannot score these records ({exc}); values seen in training: "
             f"{ranges(contract.schema)}"
         ) from None
-    values = predicted if probabilities is None else probabilities
-    bad = ~np.isfinite(values.reshape(len(frame), -1).astype(float)).all(axis=1)
+    # Numbers that can go wrong: a regression's predictions, a classifier's probabilities.
+    values = probabilities if probabilities is not None else predicted
+    numeric = contract.schema.task == "regression" or probabilities is not None
+    bad = (
+        ~np.isfinite(values.reshape(len(frame), -1).astype(float)).all(axis=1)
+        if numeric
+        else np.zeros(len(frame), dtype=bool)
+    )
     if bad.any():
         raise Unscorable(
             f"records {np.flatnonzero(bad)[:10].tolist()} give no finite prediction: their values "

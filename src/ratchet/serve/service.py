@@ -1,24 +1,32 @@
 """The HTTP service: BentoML around the model that `python -m ratchet import-model` stored.
 
-`make serve` serves it from source, `make bento` packages it. The request schema comes from the
-stored model's schema.json, so a forker's dataset needs no change here. BentoML adds /healthz,
-/readyz, /metrics (Prometheus) and the OpenAPI spec at /docs.json.
+`make serve` serves it from source, `python -m ratchet bento` packages it. The request schema
+comes from the stored model's schema.json, so a forker's dataset needs no change here. BentoML
+adds /livez, /readyz, /metrics (Prometheus), the Swagger UI at / and the spec at /docs.json.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import bentoml
 from pydantic import BaseModel
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ratchet.core.errors import RatchetError
 from ratchet.serve import contract as contracts
 from ratchet.serve import scoring, store
+from ratchet.serve.middleware import (
+    BodyLimit,
+    RequestErrors,
+    RestorePath,
+    RouteLabel,
+    max_body_bytes,
+    quiet_client_errors,
+)
+from ratchet.serve.prediction_log import PredictionLog
 
 
 class Arguments(BaseModel):
@@ -27,66 +35,30 @@ class Arguments(BaseModel):
     model: str = f"{store.MODEL_NAME}:latest"
 
 
-class RequestErrors:
-    """Give every refused request to the predict route a 400 whose message names the field.
-
-    BentoML answers a form or multipart body with a 500, and its validation errors carry a list
-    where its own OpenAPI spec promises a string; this puts both right before they leave.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != contracts.PREDICT_ROUTE:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
-        if scope["method"] == "POST" and media_type.lower() != b"application/json":
-            body = contracts.error_body(
-                f"Content-Type {media_type.decode('latin-1')!r} is not accepted",
-                "send the records as JSON with the header Content-Type: application/json",
-            )
-            await JSONResponse(body, status_code=400)(scope, receive, send)
-            return
-
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def rewrite(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start" and message["status"] == 400:
-                start = message
-            elif start is not None and message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    await send_rewritten(start, b"".join(chunks))
-            else:
-                await send(message)
-
-        async def send_rewritten(start: Message, raw: bytes) -> None:
-            try:
-                original = json.loads(raw)
-            except ValueError:
-                original = {}
-            if isinstance(original, dict) and isinstance(original.get("detail"), list):
-                raw = json.dumps(contracts.describe_validation_error(original)).encode()
-            kept = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-            await send({**start, "headers": [*kept, (b"content-length", str(len(raw)).encode())]})
-            await send({"type": "http.response.body", "body": raw})
-
-        await self.app(scope, receive, rewrite)
-
-
 class RatchetService(bentoml.Service[Any]):  # type: ignore[misc]
-    """BentoML's service, with the predict request body marked required in its OpenAPI spec."""
+    """BentoML's service, with the predict request body marked required and the 413 and 415
+    documented in its OpenAPI spec, and the metrics of unserved paths under one label."""
 
     @property
     def openapi_spec(self) -> Any:
         spec = super().openapi_spec
-        spec.paths[contracts.PREDICT_ROUTE].post["requestBody"]["required"] = True
+        post = spec.paths[contracts.PREDICT_ROUTE].post
+        post["requestBody"]["required"] = True
+        responses = post["responses"]  # keyed by int; the 400 has our {"error", "detail"} body
+        for status, description in ((413, "Content Too Large"), (415, "Unsupported Media Type")):
+            responses[status] = type(responses[400])(description, responses[400].content)
         return spec
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        """BentoML's Starlette app; the worker serves what this returns."""
+        app = super().to_asgi(is_main)
+        stack = app.user_middleware  # built into the app on its first request
+        for i, middleware in enumerate(stack):
+            if getattr(middleware.cls, "__name__", "").endswith("TrafficMetricsMiddleware"):
+                stack.insert(i + 1, Middleware(RestorePath))
+                stack.insert(i, Middleware(RouteLabel, routes=app.routes))
+                break
+        return app
 
 
 def create_service(model_tag: str) -> Any:
@@ -95,10 +67,15 @@ def create_service(model_tag: str) -> Any:
     stored = reference.stored
     if stored is None:
         raise RatchetError(
-            f"model {model_tag} is not in the BentoML store: run `make import-model` "
+            f"model {model_tag} is not in the BentoML store: run `python -m ratchet import-model` "
             "(after `make run`), or pass --arg model=<tag> from `bentoml models list`"
         )
-    contract = store.read_contract(Path(stored.path), str(stored.tag.version))
+    metadata = stored.info.metadata
+    contract = store.read_contract(
+        Path(stored.path),
+        str(stored.tag.version),
+        probabilities=bool(metadata.get("probabilities", metadata.get("task") == "classification")),
+    )
 
     class Ratchet:
         model = reference
@@ -108,6 +85,12 @@ def create_service(model_tag: str) -> Any:
             self.batcher = scoring.Batcher(
                 lambda requests: scoring.score_requests(model, contract, requests)
             )
+            self.log = PredictionLog.from_env(bentoml.server_context.worker_index)
+
+        @bentoml.on_shutdown  # type: ignore[untyped-decorator]
+        def close_log(self) -> None:
+            if self.log is not None:
+                self.log.close()
 
         @bentoml.api(  # type: ignore[untyped-decorator]
             route=contracts.PREDICT_ROUTE,
@@ -117,15 +100,20 @@ def create_service(model_tag: str) -> Any:
         async def predict(self, records: list[BaseModel]) -> BaseModel | JSONResponse:
             """Predict for a batch of records; also returns the model version that answered."""
             try:
-                return await self.batcher(records)
+                response = await self.batcher(records)
             except scoring.Unscorable as exc:
                 body = contracts.error_body(str(exc), "send values within the training ranges")
                 return JSONResponse(body, status_code=400)
+            if self.log is not None:
+                self.log.put(records, response)
+            return response
 
     service = bentoml.service(
         Ratchet, name="ratchet", description=__doc__, service_class=RatchetService
     )
+    service.add_asgi_middleware(BodyLimit, limit=max_body_bytes())
     service.add_asgi_middleware(RequestErrors)
+    quiet_client_errors()
     return service
 
 

@@ -68,6 +68,7 @@ def import_model() -> Imported:
         return Imported(tag, created=False)
 
     commit, dirty = head_commit()
+    model = load_model(model_file.parent, model_file.name)
     metadata = {
         "model_sha256": digest,
         "git_commit": commit,
@@ -76,22 +77,24 @@ def import_model() -> Imported:
         "task": schema.task,
         "target": schema.target,
         "metrics": json.loads(metrics_file.read_text()),
+        # a classifier without predict_proba is served without probabilities
+        "probabilities": schema.task == "classification" and hasattr(model, "predict_proba"),
     }
     labels = {"git_commit": commit[:12], "task": schema.task}
-    with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
-        shutil.copyfile(model_file, model.path_of(STORED_MODEL))
-        shutil.copyfile(schema_file, model.path_of(STORED_SCHEMA))
+    with bentoml.models.create(tag, labels=labels, metadata=metadata) as stored:
+        shutil.copyfile(model_file, stored.path_of(STORED_MODEL))
+        shutil.copyfile(schema_file, stored.path_of(STORED_SCHEMA))
     return Imported(tag, created=True)
 
 
-def read_contract(model_dir: Path, version: str) -> Contract:
+def read_contract(model_dir: Path, version: str, probabilities: bool) -> Contract:
     """The contract of a stored model, from the schema it was imported with."""
     from ratchet.core.schema import DataSchema
 
-    return build_contract(DataSchema.load(model_dir / STORED_SCHEMA), version)
+    return build_contract(DataSchema.load(model_dir / STORED_SCHEMA), version, probabilities)
 
 
-def load_model(model_dir: Path) -> Any:
+def load_model(model_dir: Path, name: str = STORED_MODEL) -> Any:
     import joblib
 
-    return joblib.load(model_dir / STORED_MODEL)
+    return joblib.load(model_dir / name)

@@ -1,0 +1,177 @@
+"""Batch scoring: a CSV in, the same rows with their predictions out, by the service's rules.
+
+Each chunk is checked as the service checks a request (every feature column present, values of
+the schema's types, the policies for categories training never saw and for empty values), then
+scored. The output is written beside its destination and moved into place only once every row
+was scored: a refused file leaves no output behind. Memory stays flat on any number of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from ratchet.core.errors import RatchetError
+from ratchet.core.schema import DataSchema, Feature
+from ratchet.serve.contract import clip
+
+CHUNK_ROWS = 50_000
+SHOWN_ROWS = 5  # CSV lines named per problem
+
+
+@dataclass(frozen=True)
+class Scored:
+    rows: int
+    seconds: float
+
+
+def lines_of(mask: pd.Series) -> str:
+    """The first rows of `mask` as CSV line numbers (the header is line 1)."""
+    lines = (mask[mask].index[:SHOWN_ROWS] + 2).tolist()
+    more = " ..." if int(mask.sum()) > SHOWN_ROWS else ""
+    return f"CSV line(s) {', '.join(map(str, lines))}{more}"
+
+
+def problems_of(feature: Feature, values: pd.Series) -> list[str]:
+    """What the service would refuse in one column of a chunk, with the CSV lines."""
+    name = feature.name
+
+    def problem(wrong: pd.Series, shown: pd.Series, what: str) -> str:
+        example = clip(json.dumps(shown[wrong].iloc[0], default=str))
+        lines = lines_of(wrong.reindex(values.index, fill_value=False))
+        return f"column {name!r} holds {example}, {what}, at {lines}"
+
+    problems = []
+    empty = values.isna()
+    if empty.any() and feature.nulls == "refuse":
+        problems.append(f"column {name!r} is empty at {lines_of(empty)} (data.nulls is refuse)")
+    present = values[~empty]
+    if feature.dtype in ("integer", "number"):
+        numbers = pd.to_numeric(present, errors="coerce")
+        wrong = numbers.isna() | ~np.isfinite(numbers.astype(float))
+        if feature.dtype == "integer":
+            wrong |= numbers.notna() & (numbers % 1 != 0)
+        if wrong.any():
+            return [*problems, problem(wrong, present.astype(str), f"not a finite {feature.dtype}")]
+        present = numbers
+    elif feature.dtype == "boolean":
+        truth = present.astype(str).str.lower()
+        wrong = ~truth.isin(["true", "false"])
+        if wrong.any():
+            return [*problems, problem(wrong, present.astype(str), "not true or false")]
+        present = truth == "true"
+    if feature.kind == "categorical" and feature.unseen == "refuse":
+        unseen = ~present.isin(set(feature.categories or []))
+        if unseen.any():
+            what = "a category training never saw"
+            problems.append(problem(unseen, present, what) + " (data.unseen is refuse)")
+    return problems
+
+
+def typed(feature: Feature, values: pd.Series) -> pd.Series:
+    """The column as the model was trained on it (checked values only)."""
+    if feature.dtype in ("integer", "number"):
+        return pd.to_numeric(values)
+    if feature.dtype == "boolean":
+        return values.map(lambda v: v if pd.isna(v) else str(v).lower() == "true")
+    return values
+
+
+def check(frame: pd.DataFrame, schema: DataSchema, source: Path) -> pd.DataFrame:
+    """The chunk's features, checked and typed; a RatchetError naming every problem otherwise."""
+    columns = [str(column) for column in frame.columns]
+    missing = [name for name in schema.feature_names if name not in columns]
+    if missing:
+        raise RatchetError(
+            f"{source} lacks the feature column(s) {', '.join(map(repr, missing))}; "
+            f"its columns are: {clip(', '.join(columns), 500)}"
+        )
+    problems = [
+        problem
+        for feature in schema.features
+        for problem in problems_of(feature, frame[feature.name])
+    ]
+    if problems:
+        raise RatchetError(f"{source}: " + "; ".join(problems) + ". Nothing was written")
+    return pd.DataFrame(
+        {feature.name: typed(feature, frame[feature.name]) for feature in schema.features}
+    )
+
+
+def score(model: Any, features: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
+    """The predictions and, for a classifier that has them, the probabilities per class."""
+    scored = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
+    if schema.task == "classification" and hasattr(model, "predict_proba"):
+        probabilities = model.predict_proba(features)
+        for column, label in enumerate(model.classes_):
+            scored[f"probability_{label}"] = probabilities[:, column]
+    return scored
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in a CSV, for the progress line (a quoted newline makes this an estimate)."""
+    with path.open("rb") as handle:
+        return max(
+            sum(block.count(b"\n") for block in iter(lambda: handle.read(2**20), b"")) - 1, 0
+        )
+
+
+def predict_file(
+    source: Path,
+    destination: Path,
+    model: Any,
+    schema: DataSchema,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: TextIO | None = sys.stderr,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Scored:
+    """Score `source` into `destination`, chunk by chunk; nothing is left behind on an error."""
+    if not source.is_file():
+        raise RatchetError(f"{source} not found: give the CSV of records to score")
+    text_columns = {f.name: str for f in schema.features if f.dtype == "string"}
+    total = count_rows(source)
+    report = progress if progress is not None and total > 2 * chunk_rows else None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    os.close(handle)
+    staged, started, rows = Path(name), clock(), 0
+    try:
+        reader = pd.read_csv(source, chunksize=chunk_rows, dtype=text_columns)
+        for number, chunk in enumerate(reader):
+            if chunk.empty:
+                continue
+            features = check(chunk, schema, source)
+            out = pd.concat([chunk, score(model, features, schema)], axis=1)
+            out.to_csv(staged, mode="a", header=number == 0, index=False)
+            rows += len(chunk)
+            if report is not None:
+                rate = rows / max(clock() - started, 1e-9)
+                report.write(
+                    f"predict: {rows:,} of {total:,} rows ({rows / total:.0%}), "
+                    f"{rate:,.0f} rows/s\n"
+                )
+        if rows == 0:
+            raise RatchetError(f"{source} has a header but no rows to score")
+        staged.chmod(0o644)
+        staged.replace(destination)
+    except pd.errors.EmptyDataError:
+        raise RatchetError(f"{source} is empty: expected a header row and records") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        said = clip(" ".join(str(exc).split()))
+        raise RatchetError(
+            f"{source} is not a readable CSV ({said}): fix or re-export it"
+        ) from None
+    finally:
+        staged.unlink(missing_ok=True)
+    return Scored(rows, clock() - started)

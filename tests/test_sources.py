@@ -1,0 +1,39 @@
+"""Where recent inputs come from (src/ratchet/sources.py): the service's prediction log when its
+window holds enough served records, and the CSV at monitor.current until it does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from ratchet.core.settings import load_params
+from ratchet.sources import current_batch
+from tests.conftest import REGRESSION_DATA, regression_frame, small_params
+
+
+def log_records(path: Path, count: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = regression_frame(rows=count, seed=7)[["size", "age", "colour"]]
+    with path.open("a") as handle:
+        for index, features in enumerate(frame.to_dict(orient="records")):
+            stamp = f"2026-11-01T00:{index // 60:02d}:{index % 60:02d}+00:00"
+            entry = {"time": stamp, "model_version": "v", "features": features, "prediction": 0}
+            handle.write(json.dumps(entry) + "\n")
+
+
+def test_the_log_is_read_once_it_holds_min_rows_records(in_tmp: Path) -> None:
+    params = {**small_params(REGRESSION_DATA), "monitor": {"min_rows": 50, "window_rows": 80}}
+    (in_tmp / "params.yaml").write_text(yaml.safe_dump(params))
+    (in_tmp / "data").mkdir()
+    regression_frame(rows=30).to_csv(in_tmp / "data/current.csv", index=False)
+
+    log_records(in_tmp / "predictions/predictions.1.jsonl", 40)
+    frame, source = current_batch(load_params())
+    assert (len(frame), source) == (30, "data/current.csv")  # 40 < min_rows: the CSV
+
+    log_records(in_tmp / "predictions/predictions.2.jsonl", 60)
+    frame, source = current_batch(load_params())
+    assert len(frame) == 80 and list(frame.columns) == ["size", "age", "colour"]
+    assert source == "predictions/predictions.jsonl (the newest 80 served records)"
