@@ -26,12 +26,15 @@ gate:
 	python -m ratchet gate
 
 # The PR comment (comment.yml): the default branch's code on the system Python, no install.
-CML_VERSION := 0.20.6
+# CML is built from its own source, checked out at CML_DIR, with a lockfile that holds a hash of
+# every package (.github/cml/package-lock.json); it runs no package's install scripts.
+CML_DIR ?= .tools/cml
 install-cml:
-	npm install --global --no-fund --no-audit "@dvcorg/cml@$(CML_VERSION)"
+	cp .github/cml/package-lock.json "$(CML_DIR)/package-lock.json"
+	npm ci --prefix "$(CML_DIR)" --omit=dev --ignore-scripts --no-audit --no-fund
 
 pr-comment:
-	PYTHONPATH=src python3 -m ratchet comment
+	PYTHONPATH=src python3 -m ratchet comment --cml "$(CML_DIR)/bin/cml.js"
 
 # Drift and retraining (monitor.yml, retrain.yml).
 check-drift:

@@ -18,6 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from ratchet.gate.relay import self_signed
+from tests.fake_github import FakeGitHub
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -236,3 +239,26 @@ def mlflow_tracking_uri_restored() -> Iterator[None]:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+# --- A fake GitHub API on loopback ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fake GitHub's certificate and key, made as the comment job's relay makes its own."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH: neither the relay nor the fake GitHub can serve TLS")
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def github(certificate: tuple[Path, Path]) -> Iterator[FakeGitHub]:
+    with FakeGitHub(*certificate) as fake:
+        yield fake
+
+
+@pytest.fixture
+def trust(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's clients trust the fake GitHub's certificate, as they trust GitHub's."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))

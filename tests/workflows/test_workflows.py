@@ -216,12 +216,30 @@ def test_the_comment_job_runs_only_the_default_branchs_code() -> None:
     assert load("pr.yml")["name"] == "Model PR check"
     job = workflow["jobs"]["comment"]
     assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
-    checkout, download = job["steps"][0], job["steps"][1]
-    assert "ref" not in checkout.get("with", {})  # the default branch, never the PR's head
+    checkout, steps = job["steps"][0], named(job)
+    assert checkout["with"] == {"persist-credentials": False}  # the default branch, never the PR's
+    download = steps["Download the report"]
     assert download["with"]["path"] == "${{ runner.temp }}/metrics-report"
     assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
-    assert runs(job)[-1] == "make pr-comment"
+    assert runs(job) == ["make install-cml", "make pr-comment"]
+    assert steps["Post or update the comment"]["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
     assert "head_branch" not in json.dumps(job)  # an untrusted name stays out of the job
+
+
+def test_the_comment_job_builds_cml_from_its_source_at_a_pinned_commit() -> None:
+    steps = named(load("comment.yml")["jobs"]["comment"])
+    assert steps["Check out CML 0.20.6"]["with"] == {
+        "repository": "iterative/cml",
+        "ref": "a3a66c74b218b08710f42bf599b066e37cb4cba7",
+        "path": ".tools/cml",
+        "persist-credentials": False,
+    }
+    assert re.fullmatch(r"\d+\.\d+\.\d+", steps["actions/setup-node"]["with"]["node-version"])
+    assert make_dry_run("install-cml").splitlines() == [
+        'cp .github/cml/package-lock.json ".tools/cml/package-lock.json"',
+        'npm ci --prefix ".tools/cml" --omit=dev --ignore-scripts --no-audit --no-fund',
+    ]
+    assert make_dry_run("pr-comment").endswith('comment --cml ".tools/cml/bin/cml.js"\n')
 
 
 def test_the_monitor_runs_weekly_and_hands_drift_to_the_alert_job() -> None:

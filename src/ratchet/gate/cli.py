@@ -68,8 +68,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 def cmd_comment(args: argparse.Namespace) -> int:
     from ratchet.core.errors import RatchetError
-    from ratchet.gate.comment import post
+    from ratchet.gate.comment import post, preview
     from ratchet.github.actions import current
+    from ratchet.github.api import GitHubAPI
 
     run = current()
     artifact = args.artifact or (run.temp / "metrics-report" if run.temp else None)
@@ -81,14 +82,26 @@ def cmd_comment(args: argparse.Namespace) -> int:
         )
     conclusion = str(run.workflow_run.get("conclusion") or "")
     run_url = run.workflow_run.get("html_url")
+    run_url = str(run_url) if run_url else None
+    if args.dry_run:
+        print(preview(artifact, str(head_sha), conclusion, run_url))
+        return 0
+    if args.cml is None:
+        raise RatchetError(
+            "comment needs CML: --cml PATH/bin/cml.js (`make install-cml` builds it)"
+        )
+    if not run.token:
+        raise RatchetError("comment needs the job's token in GITHUB_TOKEN (or GH_TOKEN)")
+    api = GitHubAPI(run.api_url, run.token)
     print(
         post(
             artifact,
             str(head_sha),
             run.repository or "",
+            api=api,
+            cml=args.cml,
             conclusion=conclusion,
-            run_url=str(run_url) if run_url else None,
-            dry_run=args.dry_run,
+            run_url=run_url,
         )
     )
     return 0
@@ -126,4 +139,9 @@ def register(commands: Commands) -> None:
     comment.add_argument(
         "--run-head-sha", help="head commit of the run that made it (default: from the event)"
     )
-    comment.add_argument("--dry-run", action="store_true", help="print the cml command instead")
+    comment.add_argument(
+        "--cml", type=Path, help="CML's bin/cml.js, as `make install-cml` built it"
+    )
+    comment.add_argument(
+        "--dry-run", action="store_true", help="print the comment instead (contacts nothing)"
+    )

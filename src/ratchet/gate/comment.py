@@ -1,20 +1,27 @@
 """Post the PR report as one comment, from the privileged `workflow_run` job.
 
 The artifact it reads was made by untrusted pull-request code, so nothing in it is run or trusted:
-the PR number must be a plain number, the PR's live head commit must be the commit the report was
-made from, and CML never publishes a file the report links to.
+the PR number must be a plain number and the PR's live head the commit the report was made from;
+the report is posted as text, under a first line that states the check's conclusion as GitHub
+reports it, with its @mentions defused and cut to GitHub's limit; CML publishes no file it links
+to, starts with nothing of this job's environment, and reaches GitHub only through the relay
+(`relay.py`), which lets it write our one comment and nothing else.
 Standard library only: this runs with the system Python and no install.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ratchet.core.errors import RatchetError
+from ratchet.gate.relay import Allowance, Relay, own_comment, serving, watermark
+from ratchet.github.api import GitHubAPI, message
 
 WATERMARK = "ratchet-metrics-gate"
 CONCLUSIONS = {
@@ -24,7 +31,18 @@ CONCLUSIONS = {
     "timed_out": "⏱️ timed out",
 }
 MAX_REPORT_BYTES = 65_000
+COMMENT_LIMIT = 65_536  # the most characters GitHub takes in a comment
 SHA = re.compile(r"[0-9a-f]{40}")
+# An @ that GitHub could read as a mention (@user, @org/team), also written as an HTML entity:
+# one not preceded by a letter or digit (as in an e-mail address), followed by a name.
+MENTION = re.compile(r"(?<![A-Za-z0-9])(@|&#0*64;|&#x0*40;|&commat;)(?=[A-Za-z0-9])", re.I)
+ZERO_WIDTH_SPACE = "\u200b"
+FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a line that opens or closes a code block
+MAX_FENCE = 64  # the longest fence the cut closes (a longer one stays open)
+CUT_NOTE = (
+    "\n\n---\n\n✂️ **The report is cut here**: it is longer than a GitHub comment can be. "
+    "The whole report is in the workflow run's artifact `metrics-report`."
+)
 
 
 @dataclass(frozen=True)
@@ -56,28 +74,49 @@ def read_artifact(folder: Path, run_head_sha: str) -> Artifact:
     return Artifact(pr_number=int(number_text), head_sha=head_sha, report=report)
 
 
-def pr_head_command(repository: str, pr_number: int) -> list[str]:
-    return ["gh", "api", f"repos/{repository}/pulls/{pr_number}", "--jq", ".head.sha"]
+def defuse_mentions(text: str) -> str:
+    """A zero-width space after each @ that could mention someone: the report is the pull
+    request's text, and must not notify people or teams in the name of the repository's bot."""
+    return MENTION.sub(lambda found: found.group(1) + ZERO_WIDTH_SPACE, text)
 
 
-def cml_command(artifact: Artifact) -> list[str]:
-    """One comment per PR, updated in place (found by its watermark); nothing published."""
-    return [
-        "cml",
-        "comment",
-        "update",
-        "--no-publish",
-        f"--watermark-title={WATERMARK}",
-        f"--target=pr/{artifact.pr_number}",
-        str(artifact.report),
-    ]
+def length(text: str) -> int:
+    """A text's length in UTF-16 code units (as JavaScript counts): never fewer than its
+    characters, so a text that fits by this count fits GitHub's limit."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cut(text: str, room: int) -> str:
+    """`text` if it fits in `room`; else as many of its whole lines as fit, and the note that
+    says so (after closing a code block left open, so that the note shows as text)."""
+    if length(text) <= room:
+        return text
+    budget = room - length(CUT_NOTE) - len("\n") - MAX_FENCE
+    kept = text.encode("utf-16-le")[: 2 * budget].decode("utf-16-le", errors="ignore")
+    kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else kept
+    fence = ""
+    for line in kept.splitlines():
+        found = FENCE.match(line)
+        if found is None:
+            continue
+        marker = found.group(1)
+        if not fence:
+            fence = marker
+        elif marker[0] == fence[0] and len(marker) >= len(fence) and not line.strip(" `~"):
+            fence = ""
+    return kept + (f"\n{fence}" if 0 < len(fence) <= MAX_FENCE else "") + CUT_NOTE
+
+
+def cml_tail(sha: str) -> str:
+    """What CML appends to the text it posts: a blank line and its watermark."""
+    return "\n\n" + watermark(WATERMARK, sha)
 
 
 def compose(report: str, conclusion: str, run_url: str | None) -> str:
     """The comment: the check's conclusion as GitHub reports it, then the PR-written report.
 
     The report is written by the pull request's code, so it could claim anything; the first line
-    is not, and a reader can tell the two apart.
+    is not, and a reader can tell the two apart. With CML's watermark, it fits GitHub's limit.
     """
     said = CONCLUSIONS.get(conclusion, f"⚠️ {conclusion or 'unknown'}")
     run = f" ([workflow run]({run_url}))" if run_url else ""
@@ -85,7 +124,59 @@ def compose(report: str, conclusion: str, run_url: str | None) -> str:
         f"**`metrics-gate`: {said}**, as the workflow run reports it{run}. The report below was "
         "written by this pull request's code.\n\n---\n\n"
     )
-    return header + report
+    room = COMMENT_LIMIT - length(header) - length(cml_tail("0" * 40))
+    return header + cut(defuse_mentions(report), room)
+
+
+def cml_command(cml: Path, relay_url: str, repository: str, pr: int, text: Path) -> list[str]:
+    """Every option on the command line: CML would read any option left out from CML_COMMENT_*
+    variables. `--no-publish` above all, as publishing is CML's default: it would upload every
+    local file the report links to."""
+    return [
+        str(cml),
+        "comment",
+        "update",
+        f"--repo={relay_url}/{repository}",
+        "--driver=github",
+        "--no-publish",
+        f"--watermark-title={WATERMARK}",
+        f"--target=pr/{pr}",
+        str(text),
+    ]
+
+
+def cml_environment(*, home: Path, sha: str, certificate: Path, token: str) -> dict[str, str]:
+    """All that CML starts with; nothing else of this job's environment reaches it."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),  # node and git
+        "HOME": str(home),  # CML runs `git config --global`: in a home of its own
+        "GITHUB_SHA": sha,  # the watermark's commit (without one, the watermark never matches)
+        "ITERATIVE_DO_NOT_TRACK": "1",  # no telemetry
+        "NO_PROXY": "127.0.0.1",  # the relay is reached directly, whatever the proxy
+        "NODE_EXTRA_CA_CERTS": str(certificate),  # the relay's certificate
+        "REPO_TOKEN": token,  # the relay's, good for this run only
+    }
+
+
+def preview(folder: Path, run_head_sha: str, conclusion: str, run_url: str | None) -> str:
+    """The comment that `post` would write, from the artifact alone."""
+    return compose(read_report(read_artifact(folder, run_head_sha)), conclusion, run_url)
+
+
+def read_report(artifact: Artifact) -> str:
+    return artifact.report.read_text(encoding="utf-8", errors="replace")
+
+
+def last_words(output: str) -> str:
+    """CML's error, from the last line it wrote: a JSON record whose `message` says it (the rest
+    is a dump of the request), or plain text."""
+    lines = output.strip().splitlines() or ["nothing"]
+    try:
+        record = json.loads(lines[-1])
+    except ValueError:
+        record = None
+    said = record.get("message") if isinstance(record, dict) else None
+    return str(said or lines[-1])[:300]
 
 
 def post(
@@ -93,34 +184,55 @@ def post(
     run_head_sha: str,
     repository: str,
     *,
+    api: GitHubAPI,
+    cml: Path,
     conclusion: str = "",
     run_url: str | None = None,
-    dry_run: bool = False,
 ) -> str:
-    """Comment on the PR, unless it has moved on (the newer run comments then)."""
+    """Create or update the PR's one comment, unless the PR has moved on (the newer run's
+    comment follows)."""
     artifact = read_artifact(folder, run_head_sha)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
         raise RatchetError("GITHUB_REPOSITORY must be set to owner/name")
-    lookup = subprocess.run(
-        pr_head_command(repository, artifact.pr_number), capture_output=True, text=True, check=False
-    )
-    if lookup.returncode != 0:
-        raise RatchetError(f"could not read PR #{artifact.pr_number}: {lookup.stderr.strip()}")
-    live_head = lookup.stdout.strip()
+    pr = artifact.pr_number
+    live_head = api.pull_head(repository, pr)
     if live_head != artifact.head_sha:
         return (
-            f"skipped: PR #{artifact.pr_number} is now at {live_head[:12]}, not "
-            f"{artifact.head_sha[:12]}; the newer run will comment"
+            f"skipped: PR #{pr} is now at {live_head[:12]}, not {artifact.head_sha[:12]}; "
+            "the newer run will comment"
         )
-    body = folder.parent / f"comment-{artifact.pr_number}.md"
-    body.write_text(
-        compose(artifact.report.read_text(encoding="utf-8", errors="replace"), conclusion, run_url)
-    )
-    artifact = Artifact(artifact.pr_number, artifact.head_sha, body)
-    command = cml_command(artifact)
-    if dry_run:
-        return json.dumps(command)
-    posted = subprocess.run(command, capture_output=True, text=True, check=False)
-    if posted.returncode != 0:
-        raise RatchetError(f"cml comment failed: {posted.stderr.strip() or posted.stdout.strip()}")
-    return f"commented on PR #{artifact.pr_number}: {posted.stdout.strip()}"
+    body = compose(read_report(artifact), conclusion, run_url)
+    ours = own_comment(api.issue_comments(repository, pr), WATERMARK)
+    relay = Relay(api, Allowance(repository, pr, ours, body + cml_tail(artifact.head_sha)))
+    with (
+        tempfile.TemporaryDirectory(prefix="ratchet-comment-") as scratch,
+        serving(relay) as (relay_url, certificate),
+    ):
+        text, home = Path(scratch) / "comment.md", Path(scratch) / "home"
+        text.write_text(body, encoding="utf-8")
+        home.mkdir()
+        environment = cml_environment(
+            home=home, sha=artifact.head_sha, certificate=certificate, token=relay.client_token
+        )
+        try:
+            result = subprocess.run(
+                cml_command(cml.resolve(), relay_url, repository, pr, text),
+                env=environment,
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RatchetError(f"could not run CML ({cml}): {exc}") from None
+    written = relay.written
+    if result.returncode != 0 or written is None or written.status not in (200, 201):
+        why = [f"CML exited {result.returncode}"]
+        if written is not None and written.status not in (200, 201):
+            why.append(f"GitHub answered {written.status}: {message(written.data)}")
+        why += [f"the relay refused {refused}" for refused in relay.refused]
+        why += [f"CML said: {last_words(result.stderr or result.stdout)}"]
+        raise RatchetError(f"could not comment on PR #{pr}: {'; '.join(why)}")
+    url = written.data.get("html_url") if isinstance(written.data, dict) else None
+    return f"{'updated' if ours else 'created'} the comment on PR #{pr}: {url}"

@@ -20,6 +20,8 @@ from ratchet.core.errors import RatchetError
 class Run:
     repository: str | None = None  # owner/name
     run_url: str | None = None
+    api_url: str = "https://api.github.com"  # GITHUB_API_URL: the REST API, also on GHES
+    token: str | None = field(default=None, repr=False)  # GITHUB_TOKEN or GH_TOKEN, if set
     ref_name: str | None = None  # the branch or tag the run is for
     event: dict[str, Any] = field(default_factory=dict)  # the webhook payload
     temp: Path | None = None  # RUNNER_TEMP: outside the checkout, emptied after the job
@@ -84,6 +86,8 @@ def current(environ: Mapping[str, str] = os.environ) -> Run:
     return Run(
         repository=repository,
         run_url=f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else None,
+        api_url=environ.get("GITHUB_API_URL") or Run.api_url,
+        token=environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None,
         ref_name=environ.get("GITHUB_REF_NAME") or None,
         event=read_event(path("GITHUB_EVENT_PATH")),
         temp=path("RUNNER_TEMP"),

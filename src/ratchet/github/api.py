@@ -1,0 +1,125 @@
+"""GitHub's REST API through the standard library, for the jobs that hold a write token and
+install nothing.
+
+The token goes to the API's host and nowhere else: a redirect is not followed, and a `Link` to
+another host is refused rather than read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ratchet.core.errors import RatchetError
+
+NEXT_PAGE = re.compile(r'<([^>]+)>;\s*rel="next"')
+MAX_PAGES = 100  # 10,000 comments at 100 a page: far more than a pull request holds
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    data: Any  # the parsed JSON, or None
+    next_page: str | None = None  # the `Link: <…>; rel="next"` URL, if any
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the token to wherever it points: answer it as the error it is."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class GitHubAPI:
+    def __init__(self, url: str, token: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.netloc:
+            raise RatchetError(f"GITHUB_API_URL must be an https URL, not {url!r}")
+        self.base = url.rstrip("/")
+        self.host = parts.netloc
+        self._token = token
+        self._opener = urllib.request.build_opener(
+            NoRedirect, urllib.request.HTTPSHandler(context=ssl.create_default_context())
+        )
+
+    def request(self, method: str, url: str, payload: dict[str, Any] | None = None) -> Response:
+        """Call the API; `url` is a path under it (`/repos/…`) or an absolute URL on its host."""
+        if url.startswith("/"):
+            url = self.base + url
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.netloc != self.host:
+            raise RatchetError(f"refusing to send the token to {url}: not the API at {self.host}")
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(payload).encode() if payload is not None else None,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self._token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "ratchet",
+                **({"Content-Type": "application/json"} if payload is not None else {}),
+            },
+        )
+        try:
+            with self._opener.open(request, timeout=30) as answer:
+                link = answer.headers.get("Link") or ""
+                found = NEXT_PAGE.search(link)
+                next_page = found.group(1) if found else None
+                return Response(answer.status, parse(answer.read()), next_page)
+        except urllib.error.HTTPError as error:
+            return Response(error.code, parse(error.read()))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RatchetError(f"cannot reach the GitHub API at {self.host}: {reason}") from None
+
+    def get(self, path: str) -> Response:
+        answer = self.request("GET", path)
+        if answer.status != 200:
+            raise RatchetError(f"GET {path} answered {answer.status}: {message(answer.data)}")
+        return answer
+
+    def all_pages(self, path: str) -> list[Any]:
+        """Every item of a listing, page after page (100 a page)."""
+        items: list[Any] = []
+        url: str | None = f"{path}{'&' if '?' in path else '?'}per_page=100"
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return items
+            answer = self.get(url)
+            if not isinstance(answer.data, list):
+                raise RatchetError(f"GET {path} did not answer a list")
+            items += answer.data
+            url = answer.next_page
+        raise RatchetError(f"GET {path} has more than {MAX_PAGES} pages")
+
+    def pull_head(self, repository: str, number: int) -> str:
+        """The commit a pull request's head is at now."""
+        data = self.get(f"/repos/{repository}/pulls/{number}").data
+        head = data.get("head") if isinstance(data, dict) else None
+        sha = head.get("sha") if isinstance(head, dict) else None
+        if not isinstance(sha, str):
+            raise RatchetError(f"GitHub did not say which commit PR #{number} is at")
+        return sha
+
+    def issue_comments(self, repository: str, number: int) -> list[dict[str, Any]]:
+        """Every comment of an issue or pull request, oldest first."""
+        comments = self.all_pages(f"/repos/{repository}/issues/{number}/comments")
+        return [comment for comment in comments if isinstance(comment, dict)]
+
+
+def parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"message": raw[:200].decode("utf-8", "replace")}
+
+
+def message(data: Any) -> str:
+    return str(data.get("message")) if isinstance(data, dict) else str(data)[:200]
