@@ -36,12 +36,14 @@ AWS = {
 
 
 @pytest.fixture
-def s3() -> Iterator[str]:
-    """A real S3 API on loopback: moto's server, with one bucket."""
+def s3(tmp_path: Path) -> Iterator[str]:
+    """A real S3 API on loopback: moto's server, with one bucket (it records into its folder)."""
+    (tmp_path / "moto").mkdir()
     with serving(
         lambda port: [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         "/moto-api/",
         env={**os.environ, **AWS},
+        cwd=tmp_path / "moto",
     ) as url:
         import boto3
 

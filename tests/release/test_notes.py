@@ -63,7 +63,10 @@ def test_notes_compare_metrics_with_the_previous_release(schemas: dict[str, Data
     assert "| `age` | integer | 0 to 49 |" in notes
     assert "`hist_gradient_boosting` (max_iter=30)" in notes
     assert "docker run --rm -p 3000:3000 ghcr.io/acme/ratchet:1.2.0" in notes
-    assert "gh attestation verify oci://ghcr.io/acme/ratchet@sha256:eeee" in notes
+    assert (
+        f"gh attestation verify oci://ghcr.io/acme/ratchet@sha256:{'e' * 64} --repo acme/ratchet "
+        "--signer-workflow acme/ratchet/.github/workflows/release.yml\n"
+    ) in notes
     assert "Deploy `ghcr.io/acme/ratchet:1.1.0` again" in notes
     assert "`git checkout v1.1.0 && make reproduce promote`" in notes
 

@@ -122,9 +122,15 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         reference = f"{facts.image}:{image_tags(facts.tag, [])[0]}"
         lines += ["", "### Image", "", "```sh", f"docker run --rm -p 3000:3000 {reference}", "```"]
         if facts.digest:
-            owner = facts.image.split("/")[1]
-            verify = f"gh attestation verify oci://{facts.image}@{facts.digest} --owner {owner}"
-            lines += ["", f"Digest `{facts.digest}`. Verify its build provenance: `{verify}`."]
+            lines += [
+                "",
+                f"Digest `{facts.digest}`. Verify that this repository's release workflow built "
+                "it:",
+                "",
+                "```sh",
+                verify_command(facts.image, facts.digest),
+                "```",
+            ]
     lines += ["", "### Rollback", ""]
     if facts.previous_tag is None:
         lines.append("This is the first release: there is no earlier image to go back to.")
@@ -137,6 +143,16 @@ def render_release_notes(facts: ReleaseFacts) -> str:
             "promote`."
         )
     return "\n".join(lines) + "\n"
+
+
+def verify_command(image: str, digest: str) -> str:
+    """The check that an image's provenance was signed by this repository's release workflow
+    (and not merely by any workflow of the same owner)."""
+    repository = image.split("/", 1)[1]  # ghcr.io/owner/name: owner/name
+    return (
+        f"gh attestation verify oci://{image}@{digest} --repo {repository} "
+        f"--signer-workflow {repository}/.github/workflows/release.yml"
+    )
 
 
 def describe_split(method: str, time_column: str | None, test_size: float, seed: int) -> str:
