@@ -19,6 +19,7 @@ from ratchet.core.errors import RatchetError
 @dataclass(frozen=True)
 class Run:
     repository: str | None = None  # owner/name
+    repository_url: str | None = None  # https://github.com/owner/name
     run_url: str | None = None
     ref_name: str | None = None  # the branch or tag the run is for
     event: dict[str, Any] = field(default_factory=dict)  # the webhook payload
@@ -83,6 +84,7 @@ def current(environ: Mapping[str, str] = os.environ) -> Run:
     run_id = environ.get("GITHUB_RUN_ID")
     return Run(
         repository=repository,
+        repository_url=f"{server}/{repository}" if repository else None,
         run_url=f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else None,
         ref_name=environ.get("GITHUB_REF_NAME") or None,
         event=read_event(path("GITHUB_EVENT_PATH")),
