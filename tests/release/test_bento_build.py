@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.release.bento import export_requirements
+from ratchet.core.errors import RatchetError
+from ratchet.release.bento import bento_name, export_requirements
 from tests.conftest import REGRESSION_DATA, ROOT, make_project, regression_frame, train_workspace
 
 # Packages that only the pipeline and the monitor import, and what they pull in.
@@ -62,3 +63,12 @@ def test_a_bento_version_built_again_replaces_the_stored_one(tmp_path: Path) -> 
     assert "apt-get" not in dockerfile and "pip install uv" not in dockerfile
     assert "--require-hashes" in dockerfile
     assert re.findall(r"^USER .*$", dockerfile, re.M) == ["USER bentoml"]
+
+
+def test_the_bento_is_named_by_bentofile_yaml_or_the_error_says_how(tmp_path: Path) -> None:
+    assert bento_name(ROOT / "bentofile.yaml") == "ratchet"
+    with pytest.raises(RatchetError, match="bentofile.yaml not found: run from the project root"):
+        bento_name(tmp_path / "bentofile.yaml")
+    (tmp_path / "bentofile.yaml").write_text("service: 'ratchet.serve.service:Ratchet'\n")
+    with pytest.raises(RatchetError, match="has no `name`: add e.g. `name: ratchet`"):
+        bento_name(tmp_path / "bentofile.yaml")

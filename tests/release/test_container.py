@@ -125,6 +125,23 @@ def test_a_failed_smoke_test_still_removes_the_container(image: Image) -> None:
     assert docker("ps", "--all", "--quiet", "--filter", f"name=^{name}$").stdout == ""
 
 
+def test_a_container_name_in_use_is_refused_and_its_container_left_alone(image: Image) -> None:
+    name = f"ratchet-test-{uuid.uuid4().hex[:8]}"
+    docker("create", "--name", name, image.name)
+    try:
+        result = image.project.ratchet(
+            "smoke-image", "--tag", image.tag, "--port", str(free_port()), "--name", name,
+            env=image.env, check=False,
+        )  # fmt: skip
+        kept = docker("ps", "--all", "--quiet", "--filter", f"name=^{name}$").stdout
+    finally:
+        docker("rm", "--force", name)
+    assert result.returncode == 1
+    assert "error: `docker create --name` failed:" in result.stderr
+    assert "is already in use" in result.stderr
+    assert kept.strip()
+
+
 def test_the_service_user_cannot_write_the_code_the_model_or_the_packages(image: Image) -> None:
     model = f"/app/bento/models/ratchet/{image.model_version}/model.joblib"
     attempts = {
