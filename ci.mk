@@ -60,7 +60,9 @@ retrain-commit:
 retrain-pr:
 	PYTHONPATH=src python3 -m ratchet retrain-pr
 
-# The release (release.yml), on a version tag: TAG is the tag the run is for.
+# The release (release.yml), on a version tag: TAG is the tag the run is for. The builder
+# (`bentoml containerize --backend`), and the smoke test's host port and container name, for a
+# machine where port 3000 or the name is taken.
 TAG ?= $(or $(GITHUB_REF_NAME),dev)
 IMAGE_BACKEND ?= buildx
 SMOKE_PORT ?= 3000
@@ -73,14 +75,10 @@ bento:
 	python -m ratchet bento --version "$(TAG)"
 
 container:
-	bentoml containerize "ratchet:$(TAG)" --backend "$(IMAGE_BACKEND)" --image-tag "ratchet:$(TAG)"
+	python -m ratchet container --tag "$(TAG)" --backend "$(IMAGE_BACKEND)"
 
 smoke-image:
-	docker run --detach --rm --name "$(SMOKE_NAME)" --publish "127.0.0.1:$(SMOKE_PORT):3000" \
-	  "ratchet:$(TAG)"
-	python -m ratchet smoke-test "http://127.0.0.1:$(SMOKE_PORT)" || { \
-	  docker logs "$(SMOKE_NAME)"; docker stop "$(SMOKE_NAME)"; exit 1; }
-	docker stop "$(SMOKE_NAME)"
+	python -m ratchet smoke-image --tag "$(TAG)" --port "$(SMOKE_PORT)" --name "$(SMOKE_NAME)"
 
 push-image:
 	python -m ratchet push-image

@@ -25,7 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 # What a fork of the template holds, minus data and generated outputs.
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "bentofile.yaml", "src", ".dvcignore"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "bentofile.yaml",
+    "bento.Dockerfile.j2",
+    "src",
+    ".dvcignore",
+]
 MAKE_FILES = ["Makefile", "ci.mk", "pyproject.toml", "uv.lock"]
 
 

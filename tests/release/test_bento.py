@@ -133,8 +133,9 @@ def test_the_bento_names_the_model_and_holds_no_copy(served: Served) -> None:
     assert not (bento / "models").exists()  # `bentoml containerize` adds it from the store
     assert (bento / "src/ratchet/serve/service.py").is_file()
     requirements = (bento / "env/python/requirements.txt").read_text()
-    assert f"scikit-learn=={version('scikit-learn')}\n" in requirements
-    assert f"pandas=={version('pandas')}\n" in requirements
+    # pinned with their hashes, for `pip install --require-hashes` in the image
+    assert f"scikit-learn=={version('scikit-learn')} \\\n    --hash=sha256:" in requirements
+    assert f"pandas=={version('pandas')} \\\n    --hash=sha256:" in requirements
     for unserved in ("mlflow", "dvc", "evidently"):
         assert f"\n{unserved}==" not in requirements
 

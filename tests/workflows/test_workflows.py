@@ -291,7 +291,7 @@ def test_retraining_trains_without_secrets_and_proposes_with_the_token_only() ->
     )
 
 
-def test_a_release_builds_tests_then_pushes_and_attests_the_image() -> None:
+def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom() -> None:
     workflow = load("release.yml")
     assert workflow["on"] == {"push": {"tags": ["v*"]}}
     assert workflow["concurrency"]["cancel-in-progress"] is False  # never half a release
@@ -319,6 +319,14 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image() -> None:
     assert order.index("make push-image") < order.index("actions/attest-build-provenance")
     attest = image["steps"][order.index("actions/attest-build-provenance")]
     assert attest["with"]["subject-digest"] == "${{ steps.push.outputs.digest }}"
+    # the SBOM lists the pushed digest itself, and is attested to it
+    assert order.index("make push-image") < order.index("anchore/sbom-action")
+    assert order.index("anchore/sbom-action") < order.index("actions/attest")
+    sbom = image["steps"][order.index("anchore/sbom-action")]["with"]
+    assert sbom["image"] == "${{ steps.push.outputs.image }}@${{ steps.push.outputs.digest }}"
+    attest_sbom = image["steps"][order.index("actions/attest")]["with"]
+    assert attest_sbom["sbom-path"] == sbom["output-file"]
+    assert attest_sbom["subject-digest"] == attest["with"]["subject-digest"]
     assert jobs["release"]["needs"] == "image"
     assert jobs["release"]["permissions"] == {"contents": "write"}
     assert runs(jobs["release"]) == ["make github-release"]

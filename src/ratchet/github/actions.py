@@ -19,6 +19,7 @@ from ratchet.core.errors import RatchetError
 @dataclass(frozen=True)
 class Run:
     repository: str | None = None  # owner/name
+    repository_url: str | None = None  # https://github.com/owner/name
     run_url: str | None = None
     api_url: str = "https://api.github.com"  # GITHUB_API_URL: the REST API, also on GHES
     token: str | None = field(default=None, repr=False)  # GITHUB_TOKEN or GH_TOKEN, if set
@@ -85,6 +86,7 @@ def current(environ: Mapping[str, str] = os.environ) -> Run:
     run_id = environ.get("GITHUB_RUN_ID")
     return Run(
         repository=repository,
+        repository_url=f"{server}/{repository}" if repository else None,
         run_url=f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else None,
         api_url=environ.get("GITHUB_API_URL") or Run.api_url,
         token=environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None,

@@ -36,6 +36,32 @@ def cmd_bento(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_container(args: argparse.Namespace) -> int:
+    from ratchet.core.git import head_commit
+    from ratchet.github.actions import current
+    from ratchet.release.bento import bento_name
+    from ratchet.release.image import containerize, containerize_command, image_labels, local_image
+
+    tag = release_tag(args)
+    commit, dirty = head_commit()
+    source = args.source or current().repository_url
+    labels = image_labels(tag, None if commit == "unknown" else commit, dirty, source)
+    image = local_image(tag)
+    containerize(containerize_command(f"{bento_name()}:{tag}", image, args.backend, labels))
+    print(f"container: built {image}")
+    for key, value in labels.items():
+        print(f"container: label {key}={value}")
+    return 0
+
+
+def cmd_smoke_image(args: argparse.Namespace) -> int:
+    from ratchet.release.image import local_image, smoke_image
+
+    for line in smoke_image(local_image(release_tag(args)), args.port, args.name, args.timeout):
+        print(f"smoke-image: {line}")
+    return 0
+
+
 def cmd_smoke_test(args: argparse.Namespace) -> int:
     from ratchet.release.smoke import smoke_test
 
@@ -57,6 +83,7 @@ def cmd_image_tags(args: argparse.Namespace) -> int:
 def cmd_push_image(args: argparse.Namespace) -> int:
     from ratchet.core.errors import RatchetError
     from ratchet.github.actions import current
+    from ratchet.release.image import local_image
     from ratchet.release.publish import push_image
 
     run = current()
@@ -64,7 +91,7 @@ def cmd_push_image(args: argparse.Namespace) -> int:
     repository = args.repository or run.repository
     if not repository:
         raise RatchetError("no repository to push to: pass --repository OWNER/NAME")
-    image, digest = push_image(tag, repository, args.local or f"ratchet:{tag}")
+    image, digest = push_image(tag, repository, args.local or local_image(tag))
     print(f"push-image: pushed {image}@{digest}")
     run.set_outputs(image=image, digest=digest)
     return 0
@@ -116,6 +143,33 @@ def register(commands: Commands) -> None:
         "bento", cmd_bento, "import the model and build the BentoML service; print its tag"
     )
     bento.add_argument("--version", help="bento version, e.g. the release tag v1.2.0")
+    container = commands.add(
+        "container",
+        cmd_container,
+        "containerize the bento ratchet:TAG, with its model, into the image ratchet:TAG (Docker)",
+    )
+    container.add_argument("--tag", help="the bento's version (default: the tag the run is for)")
+    container.add_argument(
+        "--backend", default="buildx", help="bentoml containerize's builder (default: buildx)"
+    )
+    container.add_argument(
+        "--source", help="the repository URL to label the image with (default: the run's)"
+    )
+    smoke_image = commands.add(
+        "smoke-image",
+        cmd_smoke_image,
+        "run the image ratchet:TAG, smoke-test it over HTTP, and remove the container (Docker)",
+    )
+    smoke_image.add_argument("--tag", help="the image's tag (default: the tag the run is for)")
+    smoke_image.add_argument(
+        "--port", type=int, default=3000, help="the host port on 127.0.0.1 (default: 3000)"
+    )
+    smoke_image.add_argument(
+        "--name", default="ratchet-smoke", help="the container's name (default: ratchet-smoke)"
+    )
+    smoke_image.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for /readyz"
+    )
     smoke = commands.add(
         "smoke-test",
         cmd_smoke_test,
