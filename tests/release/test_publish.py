@@ -51,12 +51,15 @@ def clone(tmp_path: Path) -> Path:
     git(upstream, "checkout", "-q", "-b", "unreviewed", "v1.0.0")
     git(upstream, "commit", "-q", "--allow-empty", "-m", "pushed past review")
     git(upstream, "tag", "v1.2.0")
+    git(upstream, "checkout", "-q", "main")
     git(tmp_path, "clone", "-q", str(upstream), str(clone))
     return clone
 
 
 def test_only_a_commit_of_the_default_branch_is_released(clone: Path, tmp_path: Path) -> None:
     env = actions_env(tmp_path / "runner", {"repository": {"default_branch": "main"}})
+    # as release.yml runs it: from a checkout of the default branch, not of the tagged commit
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     released = ratchet(clone, "check-tag", env={**env, "GITHUB_REF_NAME": "v1.0.0"})
     assert released.returncode == 0, released.stderr
     assert released.stdout.startswith("check-tag: v1.0.0 is ")

@@ -303,7 +303,18 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
         "id-token": "write",
         "attestations": "write",
     }
-    assert image["steps"][0]["with"]["fetch-depth"] == 0  # the notes compare with the last tag
+    assert image["environment"] == "release"  # required reviewers approve it first
+    # the tag check runs the default branch's code, checked out before the tagged commit
+    checkouts = [s for s in image["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    default, tagged = checkouts
+    assert default["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert "ref" not in tagged["with"]  # the tag that triggered the run
+    assert default["with"]["fetch-depth"] == tagged["with"]["fetch-depth"] == 0
+    steps = image["steps"]
+    assert steps.index(default) + 1 == steps.index(
+        named(image)["Release only a commit of the default branch (its model passed metrics-gate)"]
+    )
+    assert steps.index(default) + 2 == steps.index(tagged)
     assert runs(image) == [
         "make check-tag",
         "make install-release",
@@ -337,6 +348,21 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
     secrets = re.findall(r"secrets\.(\w+)", WORKFLOWS["release.yml"].read_text())
     assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
     assert "secrets." not in json.dumps(image)
+
+
+def test_only_maintainers_create_release_tags_and_nobody_moves_one() -> None:
+    create = json.loads((ROOT / ".github/rulesets/release-tags.json").read_text())
+    final = json.loads((ROOT / ".github/rulesets/release-tags-final.json").read_text())
+    for ruleset in (create, final):
+        assert ruleset["target"] == "tag" and ruleset["enforcement"] == "active"
+        assert ruleset["conditions"]["ref_name"] == {"include": ["refs/tags/v*"], "exclude": []}
+    assert [rule["type"] for rule in create["rules"]] == ["creation"]
+    # repository roles 5 (admin) and 2 (maintain) may create v* tags; nobody else
+    bypass = {(a["actor_type"], a["actor_id"]) for a in create["bypass_actors"]}
+    assert bypass == {("RepositoryRole", 5), ("RepositoryRole", 2)}
+    # a bypass would cover every rule of its ruleset: moving and deleting stand alone, with none
+    assert sorted(rule["type"] for rule in final["rules"]) == ["deletion", "update"]
+    assert final["bypass_actors"] == []
 
 
 def owners(path: str) -> list[str]:
