@@ -224,8 +224,28 @@ def project(tmp_path: Path) -> Project:
     return project
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_tracking() -> Iterator[None]:
+    """The evaluate stage logs no MLflow run (RATCHET_TRACKING=off, which every `dvc repro` a
+    test starts inherits) unless a test is about tracking and asks for `tracking`: logging costs
+    a training run seconds, and the tests that are not about it would only pay them."""
+    before = os.environ.get("RATCHET_TRACKING")
+    os.environ["RATCHET_TRACKING"] = "off"
+    yield
+    if before is None:
+        os.environ.pop("RATCHET_TRACKING", None)
+    else:
+        os.environ["RATCHET_TRACKING"] = before
+
+
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluate stage logs its run to MLflow, as it does outside the tests."""
+    monkeypatch.delenv("RATCHET_TRACKING")
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracking: None) -> Iterator[Path]:
     """Run in an empty folder, with MLflow's local store inside it."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

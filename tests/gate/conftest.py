@@ -41,9 +41,36 @@ def make(project: Project, *args: str, check: bool = True) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """main holds a trained, committed model; bootstrapped through the gate like a first PR."""
-    project = make_project(tmp_path_factory.mktemp("loop") / "project", with_make=True)
+def loop(main_with_a_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """main holds a trained, committed model; bootstrapped through the gate like a first PR.
+
+    Each module gets its own copy (with its own DVC remote) to make branches in."""
+    folder = tmp_path_factory.mktemp("loop")
+    shutil.copytree(main_with_a_model, folder, symlinks=True, dirs_exist_ok=True)
+    project = Project(folder / "project")
+    project.run("dvc", "remote", "modify", "-q", "local", "url", str(folder / "remote"))
+    return project
+
+
+@pytest.fixture(scope="session")
+def main_with_a_model(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The folder holding `loop`'s project and its DVC remote, built once for all test workers:
+    a first model costs a training and a PR check."""
+    if worker_id == "master":  # no xdist: this session's own folder
+        return build_main_with_a_model(tmp_path_factory.mktemp("main-with-a-model"))
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    built = shared / "main-with-a-model"
+    with (shared / "main-with-a-model.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not (built / "built").is_file():
+            shutil.rmtree(built, ignore_errors=True)
+            build_main_with_a_model(built)
+            (built / "built").touch()
+    return built
+
+
+def build_main_with_a_model(folder: Path) -> Path:
+    project = make_project(folder / "project", with_make=True)
     (project.path / ".gitignore").write_text("/reports/pr/\n/mlruns/\n")
     project.write_data(regression_frame())
     project.set_params({**small_params(REGRESSION_DATA), "gate": RULES})
@@ -56,7 +83,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Project:
     assert "gate: BOOTSTRAP PASS" in first.stdout
     project.git("checkout", "-q", "main")
     project.git("merge", "-q", "--ff-only", "first-model")
-    return project
+    return folder
 
 
 def branch(project: Project, name: str) -> None:

@@ -29,13 +29,15 @@ def test_a_readme_only_change_passes_on_identical_models(loop: Project) -> None:
     loop.commit("docs only")
     result, gate = pr_check(loop)
     assert result.returncode == 0, result.stdout + result.stderr
+    # training is deterministic: the forced repro made main's model again, byte for byte
+    assert "reproduce: dvc.lock is what this branch's code, data and params make" in result.stdout
     assert gate["verdict"] == "pass" and gate["basis"] == "paired"
     rmse = checks(gate)["rmse"]
     assert rmse["delta"] == rmse["low"] == rmse["high"] == 0  # the very same model
     assert "both models on this branch's 60 test rows" in gate["basis_note"]
 
 
-def test_an_improved_model_passes(loop: Project) -> None:
+def test_an_improved_model_passes(loop: Project, tracking: None) -> None:
     branch(loop, "better")
     set_train(loop, max_iter=150)
     loop.run("dvc", "repro", "-q")
@@ -43,6 +45,8 @@ def test_an_improved_model_passes(loop: Project) -> None:
     result, gate = pr_check(loop)
     assert result.returncode == 0, result.stdout
     assert "gate: PASS against main" in result.stdout
+    # tracking is on, as outside the tests: the reproduction logs nothing all the same
+    assert "evaluate: not logged to MLflow (RATCHET_TRACKING=off)" in result.stdout
     rmse = checks(gate)["rmse"]
     assert rmse["new"] < rmse["base"] and rmse["low"] <= rmse["delta"] <= rmse["high"]
     report = loop.read("reports/pr/report.md")

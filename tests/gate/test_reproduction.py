@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ratchet.core.errors import RatchetError
-from ratchet.gate.reproduction import Reproduction, compare_locks
+from ratchet.gate.reproduction import Reproduction, compare_locks, tracking
 
 LOCK: dict[str, Any] = {
     "schema": "2.0",
@@ -95,3 +95,22 @@ def test_a_dep_that_another_stage_outputs_is_a_consequence_not_a_cause() -> None
     reproduced["stages"]["train"]["deps"][0]["md5"] = "t2"
     stale, differs = compare_locks(LOCK, reproduced)
     assert stale == ["data"] and differs == ["artifacts/split"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "off"),  # a runner's local store would be thrown away
+        ({"MLFLOW_TRACKING_URI": "https://mlflow.example.com"}, "on"),
+        ({"RATCHET_TRACKING": "on"}, "on"),
+        ({"MLFLOW_TRACKING_URI": "https://mlflow.example.com", "RATCHET_TRACKING": "off"}, "off"),
+    ],
+)
+def test_a_reproduction_logs_to_mlflow_only_where_the_run_outlives_it(
+    env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("MLFLOW_TRACKING_URI", "RATCHET_TRACKING"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert tracking() == expected

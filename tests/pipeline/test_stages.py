@@ -110,6 +110,20 @@ def test_unreachable_tracking_server_fails_fast_and_writes_nothing(
     assert sorted(p.name for p in Path("reports").rglob("*")) == ["data.json"]  # prepare's only
 
 
+def test_tracking_off_scores_without_logging(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup(in_tmp, regression_frame(), small_params(REGRESSION_DATA))
+    stages.prepare(load_params())
+    stages.train(load_params())
+    monkeypatch.setenv("RATCHET_TRACKING", "maybe")
+    with pytest.raises(RatchetError, match="RATCHET_TRACKING is 'maybe': set it to `on` or `off`"):
+        stages.evaluate(load_params())
+    assert not Path("reports/metrics.json").exists()
+    monkeypatch.setenv("RATCHET_TRACKING", "off")
+    scores, run_id = stages.evaluate(load_params())
+    assert run_id is None and json.loads(Path("reports/metrics.json").read_text()) == scores
+    assert not Path("mlruns").exists()
+
+
 def test_flatten_params_for_mlflow() -> None:
     assert stages.flatten({"train": {"seed": 1, "hp": {"a": 2}}, "x": 3}) == {
         "train.seed": 1,

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from tests.conftest import Project
 from tests.servers import mlflow_server as run_mlflow_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tracking")]
 
 
 @pytest.fixture

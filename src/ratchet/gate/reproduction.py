@@ -130,13 +130,21 @@ def compare_locks(
     return sorted(set(stale)), sorted(set(differs))
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], **env: str) -> None:
     """Run a long command with its output shown as it goes, with this Python first on PATH (the
-    stages' commands say `python`)."""
+    stages' commands say `python`) and `env` added to the environment."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    code = subprocess.run(command, check=False, env={**os.environ, "PATH": path}).returncode
+    code = subprocess.run(command, check=False, env={**os.environ, **env, "PATH": path}).returncode
     if code != 0:
         raise RatchetError(f"`{' '.join(command[2:])}` failed (exit {code}): see its output above")
+
+
+def tracking() -> str:
+    """RATCHET_TRACKING for the reproduction's evaluate stage: log the run to MLflow only where it
+    outlives the reproduction, a server that MLFLOW_TRACKING_URI names (a CI runner's local store
+    is thrown away with the runner), unless RATCHET_TRACKING says otherwise."""
+    default = "on" if os.environ.get("MLFLOW_TRACKING_URI") else "off"
+    return os.environ.get("RATCHET_TRACKING", default)
 
 
 def reproduce() -> Reproduction:
@@ -149,7 +157,7 @@ def reproduce() -> Reproduction:
         old.unlink(missing_ok=True)
     committed_text = show("HEAD", LOCK_FILE)
     try:
-        _run([sys.executable, "-m", "dvc", "repro", "--force"])
+        _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking())
     except RatchetError as exc:
         result = Reproduction(verdict="failed", error=str(exc))
     else:

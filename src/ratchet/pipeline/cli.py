@@ -32,7 +32,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     scores, run_id = stages.evaluate(load_params())
     print("evaluate: " + ", ".join(f"{name}={value:g}" for name, value in scores.items()))
-    print(f"evaluate: MLflow run {run_id} in {tracking.tracking_uri()}")
+    if run_id is None:
+        print("evaluate: not logged to MLflow (RATCHET_TRACKING=off)")
+    else:
+        print(f"evaluate: MLflow run {run_id} in {tracking.tracking_uri()}")
     return 0
 
 

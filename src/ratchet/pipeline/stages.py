@@ -92,8 +92,9 @@ def check_servable(model: object, task: str, name: str) -> None:
         )
 
 
-def evaluate(params: Params) -> tuple[dict[str, float], str]:
-    """Score the model on the test split, write metrics and plot data, log the run to MLflow."""
+def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
+    """Score the model on the test split, write metrics and plot data, log the run to MLflow
+    (unless RATCHET_TRACKING=off: then the run id is None)."""
     import joblib
 
     from ratchet.pipeline import evaluation, tracking
@@ -115,13 +116,15 @@ def evaluate(params: Params) -> tuple[dict[str, float], str]:
         plots = evaluation.classification_plots(actual, predicted, probabilities, classes)
     scores = evaluation.rounded(scores)
 
-    run_id = tracking.log_training_run(
-        model=model,
-        params=flatten(params.model_dump(mode="json")),
-        scores=scores,
-        example=features.head(5),
-        tags={"model_sha256": sha256(MODEL_FILE)},
-    )
+    run_id = None
+    if tracking.enabled():
+        run_id = tracking.log_training_run(
+            model=model,
+            params=flatten(params.model_dump(mode="json")),
+            scores=scores,
+            example=features.head(5),
+            tags={"model_sha256": sha256(MODEL_FILE)},
+        )
     for stale in PLOTS_DIR.glob("*.csv"):
         if stale.name not in plots:
             stale.unlink()

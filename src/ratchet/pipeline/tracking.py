@@ -29,6 +29,14 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{LOCAL_STORE}/mlflow.db"
 
 
+def enabled() -> bool:
+    """Whether the evaluate stage logs its run: RATCHET_TRACKING=off turns it off (`on` default)."""
+    value = os.environ.get("RATCHET_TRACKING", "on").strip().lower()
+    if value not in ("on", "off"):
+        raise RatchetError(f"RATCHET_TRACKING is {value!r}: set it to `on` or `off`, or unset it")
+    return value == "on"
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast with a clear message instead of letting MLflow retry for minutes."""
     if not uri.startswith(("http://", "https://")):
