@@ -38,12 +38,12 @@ run: install ## the main job: pull the data, reproduce the pipeline, print metri
 	python -m ratchet summary
 
 test: install ## the whole test suite, end-to-end tests included, in parallel
-	pytest -n auto $(PYTEST_ARGS)
+	pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 ##@ Develop
 
 test-fast: install ## the tests without the slow end-to-end ones (the required `test` check)
-	pytest -n auto -m "not slow" $(PYTEST_ARGS)
+	pytest -n auto --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff, formatting and mypy
 	ruff check .

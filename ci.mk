@@ -13,7 +13,7 @@ install-%: | $(UV)
 
 # CI (ci.yml): the slow end-to-end tests, beside the required `test` job's `make test-fast`.
 test-e2e:
-	pytest -n auto -m slow
+	pytest -n auto --dist loadfile -m slow
 
 # The PR check (pr.yml), and the same verification of main (main.yml) and of a release: pull the
 # data, and only the data; retrain every stage; hold the committed dvc.lock against the result.
