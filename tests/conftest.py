@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,9 +169,27 @@ def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False
         )
         shutil.copy2(ROOT / "data.dvc", path / "data.dvc")
     else:
-        project.run("dvc", "init", "-q")
-        project.run("dvc", "remote", "add", "-q", "-d", "local", str(path.parent / "remote"))
+        skeleton = dvc_skeleton()
+        shutil.copytree(skeleton, path / ".dvc", ignore=shutil.ignore_patterns("tmp"))
+        config = (skeleton / "config").read_text()
+        (path / ".dvc/config").write_text(
+            config.replace(str(skeleton.parent.parent), str(path.parent))
+        )
     return project
+
+
+@functools.cache
+def dvc_skeleton() -> Path:
+    """What `dvc init` and `dvc remote add -d local ../remote` write in .dvc/, made once per test
+    process by DVC itself (each costs a DVC start-up); `make_project` copies it."""
+    folder = Path(tempfile.mkdtemp(prefix="dvc-skeleton-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    run = functools.partial(subprocess.run, cwd=folder / "project", check=True)
+    (folder / "project").mkdir()
+    run(["git", "init", "-q"])
+    run([str(BIN / "dvc"), "init", "-q"])
+    run([str(BIN / "dvc"), "remote", "add", "-q", "-d", "local", str(folder / "remote")])
+    return folder / "project" / ".dvc"
 
 
 LOCKED = ["artifacts/schema.json", "artifacts/model.joblib", "reports/metrics.json"]

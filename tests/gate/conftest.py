@@ -35,9 +35,11 @@ RULES = {
 }
 
 
-def make(project: Project, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def make(
+    project: Project, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a make target as a user would, using this repository's installed .venv as is."""
-    return project.run("make", "--assume-old=.venv/.installed", *args, check=check)
+    return project.run("make", "--assume-old=.venv/.installed", *args, check=check, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +101,10 @@ def set_train(project: Project, **hyperparameters: object) -> None:
     project.set_params(params)
 
 
-def pr_check(project: Project) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    result = make(project, "pr-check", "BASE=main", check=False)
+def pr_check(
+    project: Project, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    result = make(project, "pr-check", "BASE=main", check=False, env=env)
     return result, json.loads(project.read("reports/pr/gate.json"))
 
 

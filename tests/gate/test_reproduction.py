@@ -101,6 +101,7 @@ def test_a_dep_that_another_stage_outputs_is_a_consequence_not_a_cause() -> None
     ("env", "expected"),
     [
         ({}, "off"),  # a runner's local store would be thrown away
+        ({"RATCHET_TRACKING": ""}, "off"),  # empty is unset
         ({"MLFLOW_TRACKING_URI": "https://mlflow.example.com"}, "on"),
         ({"RATCHET_TRACKING": "on"}, "on"),
         ({"MLFLOW_TRACKING_URI": "https://mlflow.example.com", "RATCHET_TRACKING": "off"}, "off"),

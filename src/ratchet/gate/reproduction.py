@@ -144,7 +144,7 @@ def tracking() -> str:
     outlives the reproduction, a server that MLFLOW_TRACKING_URI names (a CI runner's local store
     is thrown away with the runner), unless RATCHET_TRACKING says otherwise."""
     default = "on" if os.environ.get("MLFLOW_TRACKING_URI") else "off"
-    return os.environ.get("RATCHET_TRACKING", default)
+    return os.environ.get("RATCHET_TRACKING") or default
 
 
 def reproduce() -> Reproduction:

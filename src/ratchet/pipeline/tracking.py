@@ -30,8 +30,9 @@ def tracking_uri() -> str:
 
 
 def enabled() -> bool:
-    """Whether the evaluate stage logs its run: RATCHET_TRACKING=off turns it off (`on` default)."""
-    value = os.environ.get("RATCHET_TRACKING", "on").strip().lower()
+    """Whether the evaluate stage logs its run: RATCHET_TRACKING=off turns it off (unset or empty:
+    `on`)."""
+    value = (os.environ.get("RATCHET_TRACKING") or "on").strip().lower()
     if value not in ("on", "off"):
         raise RatchetError(f"RATCHET_TRACKING is {value!r}: set it to `on` or `off`, or unset it")
     return value == "on"
