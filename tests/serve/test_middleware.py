@@ -1,11 +1,16 @@
 """The service's HTTP edge, in process: the body limit, JSON only, echoes cut short, refused
-requests logged as one line, bounded metric labels."""
+requests logged as one line, bounded metric labels, a request timeout that lets go."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import gc
 import json
 import logging
 import sys
+import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,3 +123,67 @@ def test_a_server_error_keeps_its_traceback() -> None:
         )  # fmt: skip
     assert ClientErrorLog().filter(record)
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+async def answer(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def through_the_timeout(app: Any, timeout: float) -> list[Any]:
+    """The messages a request gets back through the service's request timeout."""
+    from ratchet.serve.middleware import DisarmedTimeout
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/predict", "method": "POST", "headers": []}
+    await DisarmedTimeout(app, timeout=timeout)(scope, None, send)
+    return sent
+
+
+def test_an_answered_request_leaves_nothing_behind() -> None:
+    """The request timeout's timer keeps neither the request's context (its tracing spans, in
+    the service) nor anything else once the answer went out."""
+    request_state: contextvars.ContextVar[object] = contextvars.ContextVar("request_state")
+
+    class State:
+        pass
+
+    async def request() -> tuple[list[Any], weakref.ref[State]]:
+        state = State()
+        request_state.set(state)
+        return await through_the_timeout(answer, timeout=60), weakref.ref(state)
+
+    async def scenario() -> None:
+        sent, state = await asyncio.create_task(request())  # its own context, gone at its end
+        for _ in range(3):  # the loop's turns that finish the task off
+            await asyncio.sleep(0)
+        gc.collect()
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert state() is None
+
+    asyncio.run(scenario())
+
+
+def test_the_service_times_requests_out_with_the_disarmed_timeout(regression: Served) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    from ratchet.serve.middleware import DisarmedTimeout
+
+    stack = [m.cls for m in regression.app.user_middleware]
+    assert DisarmedTimeout in stack and TimeoutMiddleware not in stack
+
+
+def test_a_request_over_the_timeout_gets_a_504() -> None:
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(5)
+        await answer(scope, receive, send)
+
+    started = time.monotonic()
+    start, body = asyncio.run(through_the_timeout(slow, timeout=0.05))
+    assert time.monotonic() - started < 2
+    assert start["status"] == 504
+    assert json.loads(body["body"]) == {"error": "Not able to process the request in 0.05 seconds"}

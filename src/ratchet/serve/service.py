@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
+from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from pydantic import BaseModel
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
@@ -20,6 +21,7 @@ from ratchet.serve import contract as contracts
 from ratchet.serve import scoring, store
 from ratchet.serve.middleware import (
     BodyLimit,
+    DisarmedTimeout,
     RequestErrors,
     RestorePath,
     RouteLabel,
@@ -53,6 +55,9 @@ class RatchetService(bentoml.Service[Any]):  # type: ignore[misc]
         """BentoML's Starlette app; the worker serves what this returns."""
         app = super().to_asgi(is_main)
         stack = app.user_middleware  # built into the app on its first request
+        for i, middleware in enumerate(stack):
+            if middleware.cls is TimeoutMiddleware:
+                stack[i] = Middleware(DisarmedTimeout, *middleware.args, **middleware.kwargs)
         for i, middleware in enumerate(stack):
             if getattr(middleware.cls, "__name__", "").endswith("TrafficMetricsMiddleware"):
                 stack.insert(i + 1, Middleware(RestorePath))
