@@ -15,7 +15,7 @@ PORT ?= 3000
 IN ?= data/current.csv
 OUT ?= reports/predictions.csv
 PYTEST_ARGS ?=
-BENCH ?= pipeline serve monitor
+BENCH ?= pipeline serve predict monitor
 
 .PHONY: help install run test test-fast lint format ui pr-check serve predict monitor retrain image \
 	bench
@@ -60,7 +60,7 @@ pr-check: install ## the PR check against BASE (default main): retrain from scra
 	-python -m ratchet reproduce
 	python -m ratchet gate --base "$(BASE)"
 
-bench: install ## time the pipeline, the service and the monitor (BENCH=serve for one)
+bench: install ## time the pipeline, the service, batch scoring, the monitor (BENCH=serve: one)
 	for bench in $(BENCH); do python -m tests.benchmarks.$$bench; done
 
 ##@ Use the model
