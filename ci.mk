@@ -8,7 +8,8 @@
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
-install-%: | $(UV)
+# A static pattern rule: make looks up no implicit rule for a .PHONY target.
+install-pipeline install-serve install-monitor install-release: install-%: | $(UV)
 	$(UV) sync --locked --no-default-groups --group $*
 
 # CI (ci.yml): the slow end-to-end tests, beside the required `test` job's `make test-fast`.

@@ -42,10 +42,10 @@ def runs(job: dict[str, Any]) -> list[str]:
     return [step["run"] for step in job["steps"] if "run" in step]
 
 
-def make_dry_run(target: str) -> str:
+def make_dry_run(target: str, *options: str) -> str:
     """What `make TARGET` would run, as make itself expands it (nothing is run)."""
     result = subprocess.run(
-        ["make", "-n", "-s", "--no-print-directory", target],
+        ["make", "-n", "-s", "--no-print-directory", *options, target],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -140,6 +140,9 @@ def test_steps_are_thin_and_run_commands_that_exist(
         assert THIN.match(script), f"{name}: `{script}` is not a make target"
         if script.startswith("make "):
             recipe = make_dry_run(script.removeprefix("make "))
+            # on a fresh runner, where nothing is up to date yet (--always-make)
+            fresh = make_dry_run(script.removeprefix("make "), "--always-make")
+            assert fresh.strip(), f"{name}: `{script}` would run nothing"
             for command in re.findall(r"-m ratchet ([\w-]+)", recipe):
                 with pytest.raises(SystemExit) as exit:  # an unknown command exits 2
                     parser().parse_args([command, "--help"])
