@@ -114,6 +114,24 @@ def test_a_data_refresh_is_judged_on_the_new_window_for_both_models(loop: Projec
     assert "both models on this branch's 75 test rows" in loop.read("reports/pr/report.md")
 
 
+def test_new_data_that_mains_model_refuses_is_judged_on_the_recorded_metrics(
+    loop: Project,
+) -> None:
+    """A refresh brings a colour main's model never saw (its policy: refuse): the two models
+    cannot share rows, and the report says so instead of failing."""
+    branch(loop, "purple")
+    new = regression_frame(rows=60, seed=9).assign(when=lambda f: f["when"] + 240, colour="purple")
+    loop.write_data(pd.concat([regression_frame(), new], ignore_index=True))
+    loop.run("dvc", "add", "-q", "data")
+    loop.run("dvc", "repro", "-q")
+    loop.commit("a month more data, in a new colour")
+    result, gate = pr_check(loop)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert gate["basis"] == "recorded"
+    assert "because the base's model refuses this branch's test rows (" in gate["basis_note"]
+    assert "purple" in gate["basis_note"]
+
+
 def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_path: Path) -> None:
     """New data, a new target and task: nothing can be compared, so the gate fails until a
     maintainer labels the pull request baseline-reset; after the merge, the ratchet holds again."""

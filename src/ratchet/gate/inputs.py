@@ -110,22 +110,32 @@ def measure(
         why_not = unlike(champion.data, data)
     if why_not is None and not (MODEL_FILE.is_file() and TEST_FILE.is_file()):
         why_not = "this branch has no reproduced model"
-    if why_not is not None or champion.data is None:
+
+    def recorded_instead(
+        why: str,
+    ) -> tuple[Basis, str, dict[str, Measured], list[SliceMeasured], None]:
         note = (
             f"the base's recorded metrics ({METRICS_FILE} at {commit[:12]}, measured on its own "
-            f"test rows), because {why_not}"
+            f"test rows), because {why}"
         )
         return "recorded", note, measured, [], None
+
+    if why_not is not None or champion.data is None:
+        return recorded_instead(str(why_not))
     import joblib
 
     test = read_split(TEST_FILE)
-    paired, slices = compare(
-        (champion.model, champion.data),
-        (joblib.load(MODEL_FILE), data),
-        test,
-        rules,
-        [name for name in rules.metrics if name in METRICS[data.task]],
-    )
+    try:
+        paired, slices = compare(
+            (champion.model, champion.data),
+            (joblib.load(MODEL_FILE), data),
+            test,
+            rules,
+            [name for name in rules.metrics if name in METRICS[data.task]],
+        )
+    except ValueError as exc:  # e.g. a category the base's model never saw, set to refuse
+        said = " ".join(str(exc).split())[:200]
+        return recorded_instead(f"the base's model refuses this branch's test rows ({said})")
     note = (
         f"both models on this branch's {len(test):,} test rows; the base's model from "
         f"{champion.source}"
