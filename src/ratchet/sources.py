@@ -60,7 +60,7 @@ UPCOMING = Path("data/upcoming")
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+            rows = [row for row in csv.reader(handle) if row]  # blank lines hold no record
     except FileNotFoundError:
         raise RatchetError(f"{path} not found: run `dvc pull` to fetch the data") from None
     if len(rows) < 2:

@@ -47,6 +47,16 @@ def test_roll_forward_appends_the_batch_and_promotes_the_next(demo_layout: Path)
     assert sorted(p.name for p in (demo_layout / "upcoming").iterdir()) == ["b-2.csv"]
 
 
+def test_blank_lines_in_a_batch_hold_no_records(demo_layout: Path) -> None:
+    with (demo_layout / "current.csv").open("a") as batch:
+        batch.write("\n\n")
+    assert refresh(load_params()).startswith("added 60 rows of data/current.csv")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(demo_layout / "table.csv"),
+        regression_frame(rows=400).iloc[:300].reset_index(drop=True),
+    )
+
+
 def test_roll_forward_follows_the_training_column_order(demo_layout: Path) -> None:
     batch = pd.read_csv(demo_layout / "current.csv")
     batch[list(reversed(batch.columns))].to_csv(demo_layout / "current.csv", index=False)

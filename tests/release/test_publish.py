@@ -79,7 +79,11 @@ def test_the_image_is_pushed_under_each_tag_the_release_moves(clone: Path, tmp_p
     docker, log = install_stand_in(
         tmp_path / "bin",
         "docker",
-        {"inspect --format": json.dumps([f"ghcr.io/acme/model@{digest}"])},
+        {  # another repository's digest first, whose name starts with this one's
+            "inspect --format": json.dumps(
+                [f"ghcr.io/acme/model-old@sha256:{'e' * 64}", f"ghcr.io/acme/model@{digest}"]
+            )
+        },
     )
     env = {**actions_env(tmp_path / "runner"), **docker, "GITHUB_REF_NAME": "v1.3.0"}
     pushed = ratchet(clone, "push-image", "--repository", "Acme/Model", env=env)

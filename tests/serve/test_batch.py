@@ -132,3 +132,11 @@ def test_the_command_exits_1_and_leaves_nothing(trained: Path, tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "a category training never saw" in result.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_replaying_a_missing_file_names_it(trained: Path, tmp_path: Path) -> None:
+    from ratchet.serve.replay import replay
+
+    _, schema = load(trained)
+    with pytest.raises(RatchetError, match="missing.csv not found: give the CSV of records"):
+        replay(tmp_path / "missing.csv", "http://127.0.0.1:9", schema)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ratchet.core.dvc import committed_outputs, data_version
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git, show
+from ratchet.core.metrics import parse_metrics
 from ratchet.core.paths import DATA_DVC_FILE, LOCK_FILE, METRICS_FILE
 from ratchet.monitor.propose import BRANCH, BUNDLE, current_branch
 
@@ -42,7 +43,9 @@ def describe(base: str, run_url: str | None) -> tuple[str, str]:
         old = json.loads(show(base, METRICS_FILE) or "{}")
     except (RatchetError, json.JSONDecodeError):
         old = {}
-    new = json.loads(METRICS_FILE.read_text()) if METRICS_FILE.is_file() else {}
+    new = {}
+    if METRICS_FILE.is_file():
+        new = parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
     lines = [
         f"Retrained on new data: data.dvc now records `{version}`; `dvc repro` reproduced the "
         "pipeline and `dvc push` stored its outputs.",

@@ -5,6 +5,7 @@ Each runs one external tool (git, docker, gh) per step and fails with what that 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -60,8 +61,8 @@ def push_image(tag: str, repository: str, local: str) -> tuple[str, str]:
         reference = f"{image}:{moved}"
         docker("tag", local, reference)
         docker("push", "--quiet", reference)
-    pushed = docker("inspect", "--format", "{{json .RepoDigests}}", local)
-    digests = [d for d in pushed.strip("[]").replace('"', "").split(",") if d.startswith(image)]
+    pushed = json.loads(docker("inspect", "--format", "{{json .RepoDigests}}", local) or "[]")
+    digests = [d for d in pushed or [] if d.startswith(f"{image}@")]
     if not digests:
         raise RatchetError(f"the registry gave {image} no digest: `docker push` did not finish")
     return image, digests[0].split("@", 1)[1]

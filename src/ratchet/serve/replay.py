@@ -20,6 +20,8 @@ def replay(source: Path, url: str, schema: DataSchema, batch: int = 100) -> tupl
 
     if not 1 <= batch <= MAX_RECORDS:
         raise RatchetError(f"--batch {batch}: send 1 to {MAX_RECORDS} records a request")
+    if not source.is_file():
+        raise RatchetError(f"{source} not found: give the CSV of records to send")
     frame = pd.read_csv(source)
     missing = [name for name in schema.feature_names if name not in frame.columns]
     if missing:
