@@ -35,6 +35,7 @@ def facts(schema: DataSchema, **changes: object) -> ReleaseFacts:
         split="held out the latest 25% of rows by `when`",
         image="ghcr.io/acme/ratchet",
         digest="sha256:" + "e" * 64,
+        probabilities=schema.task == "classification",
     )
     return ReleaseFacts(**{**base.__dict__, **changes})
 
@@ -62,6 +63,7 @@ def test_notes_compare_metrics_with_the_previous_release(schemas: dict[str, Data
     assert "| `colour` | categorical (string) | blue, green, red |" in notes
     assert "| `age` | integer | 0 to 49 |" in notes
     assert "`hist_gradient_boosting` (max_iter=30)" in notes
+    assert "a category not seen in training is refused with a 400 in `colour`." in notes
     assert "docker run --rm -p 3000:3000 ghcr.io/acme/ratchet:1.2.0" in notes
     assert (
         f"gh attestation verify oci://ghcr.io/acme/ratchet@sha256:{'e' * 64} --repo acme/ratchet "
@@ -88,6 +90,27 @@ def test_notes_of_a_first_classification_release(schemas: dict[str, DataSchema])
     assert "probability of each class" in notes
     assert "### Image" not in notes
     assert "first release: there is no earlier image" in notes
+
+
+def test_the_model_card_says_what_the_served_model_does(schemas: dict[str, DataSchema]) -> None:
+    """A classifier without predict_proba answers with classes only; a column whose unseen
+    policy is `unknown` scores a new category."""
+    schema = schemas["classification"]
+    unknown = {"unseen": "unknown"}
+    features = [
+        feature.model_copy(update=unknown) if feature.kind == "categorical" else feature
+        for feature in schema.features
+    ]
+    notes = render_release_notes(
+        facts(schema.model_copy(update={"features": features}), probabilities=False)
+    )
+    assert "- **Output**: one prediction per record, and `model_version`" in notes
+    assert "probability" not in notes
+    categorical = ", ".join(f"`{f.name}`" for f in features if f.kind == "categorical")
+    assert (
+        f"a category not seen in training is scored as the rare categories' level in {categorical}."
+    ) in notes
+    assert "refused with a 400" not in notes
 
 
 @pytest.fixture(scope="module")

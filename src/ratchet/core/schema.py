@@ -7,7 +7,7 @@ Training, the data checks, the service's request model and drift monitoring all 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -45,6 +45,11 @@ class DataSchema(BaseModel):
     @property
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features]
+
+    def gives_probabilities(self, model: Any) -> bool:
+        """Whether `model` answers with class probabilities: a classifier with predict_proba (one
+        without, such as the recipe's ridge, answers with its classes only)."""
+        return self.task == "classification" and hasattr(model, "predict_proba")
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

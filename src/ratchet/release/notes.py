@@ -36,6 +36,7 @@ class ReleaseFacts:
     split: str
     image: str | None
     digest: str | None
+    probabilities: bool  # the served model answers with class probabilities
 
 
 def metric_change(name: str, new: float, old: float | None) -> str:
@@ -83,6 +84,23 @@ def render_features(schema: DataSchema) -> list[str]:
     return lines
 
 
+def unseen_categories(schema: DataSchema) -> str:
+    """What the service does with a category training never saw, per data.unseen."""
+    policies: dict[str, list[str]] = {"refuse": [], "unknown": []}
+    for feature in schema.features:
+        if feature.kind == "categorical":
+            policies[feature.unseen or "refuse"].append(f"`{feature.name}`")
+    said = [
+        f"{what} in {', '.join(names)}"
+        for what, names in (
+            ("refused with a 400", policies["refuse"]),
+            ("scored as the rare categories' level", policies["unknown"]),
+        )
+        if names
+    ]
+    return "; a category not seen in training is " + ", and ".join(said) if said else ""
+
+
 def render_release_notes(facts: ReleaseFacts) -> str:
     """The GitHub Release body: metrics against the previous release, a model card, the image."""
     schema = facts.schema
@@ -94,7 +112,7 @@ def render_release_notes(facts: ReleaseFacts) -> str:
     )
     output = (
         "one prediction and the probability of each class per record"
-        if schema.task == "classification"
+        if facts.probabilities
         else "one prediction per record"
     )
     version = model_version(facts.model_sha256)
@@ -111,7 +129,7 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         f"- **Evaluation**: {facts.split}; the metrics above are on those held-out rows.",
         f"- **Output**: {output}, and `model_version` (`{version}`), from `POST {PREDICT_ROUTE}`.",
         "- **Limits**: the model knows only the data above. Values outside the training ranges "
-        "are extrapolated; categories not seen in training are refused with a 400.",
+        f"are extrapolated{unseen_categories(schema)}.",
         f"- **Model file**: sha256 `{facts.model_sha256}`.",
         "",
         "**Inputs**",
@@ -171,7 +189,10 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
     previous_metrics = None
     if previous is not None and (text := show(previous, METRICS_FILE)) is not None:
         previous_metrics = parse_metrics(text, f"{previous}:{METRICS_FILE}")
+    import joblib
+
     params = load_params()
+    schema = DataSchema.load()
     return ReleaseFacts(
         tag=tag,
         model_sha256=sha256(MODEL_FILE),
@@ -180,7 +201,7 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
         metrics=parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE)),
         previous_tag=previous,
         previous_metrics=previous_metrics,
-        schema=DataSchema.load(),
+        schema=schema,
         estimator=params.train.estimator,
         hyperparameters=dict(params.train.hyperparameters),
         split=describe_split(
@@ -188,4 +209,5 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
         ),
         image=image,
         digest=digest,
+        probabilities=schema.gives_probabilities(joblib.load(MODEL_FILE)),
     )

@@ -111,7 +111,7 @@ def check(frame: pd.DataFrame, schema: DataSchema, source: Path) -> pd.DataFrame
 def score(model: Any, features: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
     """The predictions and, for a classifier that has them, the probabilities per class."""
     scored = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
-    if schema.task == "classification" and hasattr(model, "predict_proba"):
+    if schema.gives_probabilities(model):
         probabilities = model.predict_proba(features)
         for column, label in enumerate(model.classes_):
             scored[f"probability_{label}"] = probabilities[:, column]

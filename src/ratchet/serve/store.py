@@ -77,8 +77,7 @@ def import_model() -> Imported:
         "task": schema.task,
         "target": schema.target,
         "metrics": json.loads(metrics_file.read_text()),
-        # a classifier without predict_proba is served without probabilities
-        "probabilities": schema.task == "classification" and hasattr(model, "predict_proba"),
+        "probabilities": schema.gives_probabilities(model),
     }
     labels = {"git_commit": commit[:12], "task": schema.task}
     with bentoml.models.create(tag, labels=labels, metadata=metadata) as stored:
