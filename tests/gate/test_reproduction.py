@@ -68,6 +68,13 @@ def test_a_new_or_removed_stage_and_a_changed_command_are_stale() -> None:
     ]
 
 
+def test_a_broken_committed_lock_is_stale_in_every_stage() -> None:
+    from ratchet.core.settings import loose_yaml
+
+    stale, _ = compare_locks(loose_yaml("stages: {prepare: ["), LOCK)
+    assert stale == ["stage prepare (new)", "stage train (new)"]
+
+
 def test_problems_say_what_to_do() -> None:
     stale = Reproduction("stale", stale=["src/ratchet/core"]).problems()
     assert stale == [

@@ -3,6 +3,8 @@ outputs dvc.yaml leaves to git."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,13 @@ from ratchet.core.errors import RatchetError
 from ratchet.core.files import md5
 from ratchet.core.paths import DATA_DVC_FILE, DVC_FILE, LOCK_FILE
 from ratchet.core.settings import read_yaml
+
+
+def this_python_first() -> dict[str, str]:
+    """This environment with this Python's folder first on PATH: the stages' commands say
+    `python`, and DVC runs them with the PATH it is given."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path}
 
 
 def data_version(dvc_file: Path = DATA_DVC_FILE) -> str:

@@ -283,6 +283,16 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
     return raw
 
 
+def loose_yaml(text: str | None) -> dict[str, Any]:
+    """A YAML mapping from text that may be missing or broken (another commit's file): {} then,
+    and the caller says what is missing."""
+    try:
+        loaded = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """Load and validate params.yaml: an unknown section or key is an error, not ignored."""
     raw = read_yaml(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,15 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from ratchet.core.dvc import locked_md5
+from ratchet.core.dvc import locked_md5, this_python_first
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import md5
 from ratchet.core.git import git, show
 from ratchet.core.paths import LOCK_FILE, MODEL_FILE, PARAMS_FILE
-from ratchet.core.settings import DataParams
+from ratchet.core.settings import DataParams, loose_yaml
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,9 @@ class Champion:
 
 def base_data(commit: str) -> DataParams | None:
     """The base's `data:` section (target, task, features), None if it has none or it is bad."""
-    raw = yaml.safe_load(show(commit, PARAMS_FILE) or "") or {}
+    raw = loose_yaml(show(commit, PARAMS_FILE))
     try:
-        return DataParams.model_validate(raw.get("data") if isinstance(raw, dict) else None)
+        return DataParams.model_validate(raw.get("data"))
     except ValidationError:
         return None
 
@@ -73,8 +71,7 @@ def find_champion(base_commit: str) -> Champion:
     data = base_data(base_commit)
     if data is None:
         return Champion(None, None, "the base's params.yaml has no valid data section")
-    lock = yaml.safe_load(show(base_commit, LOCK_FILE) or "") or {}
-    expected = locked_md5(lock, MODEL_FILE) if isinstance(lock, dict) else None
+    expected = locked_md5(loose_yaml(show(base_commit, LOCK_FILE)), MODEL_FILE)
     if expected is None:
         return Champion(None, data, f"the base's dvc.lock names no {MODEL_FILE}")
     stored = from_dvc(base_commit, expected)
@@ -121,12 +118,13 @@ def from_dvc(commit: str, expected: str) -> bytes | None:
 @contextlib.contextmanager
 def worktree(commit: str) -> Iterator[Path]:
     """A detached git worktree of `commit`, removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="ratchet-base-")) / "base"
-    git("worktree", "add", "--quiet", "--detach", str(folder), commit)
-    try:
-        yield folder
-    finally:
-        git("worktree", "remove", "--force", str(folder))
+    with tempfile.TemporaryDirectory(prefix="ratchet-base-") as parent:
+        folder = Path(parent) / "base"
+        git("worktree", "add", "--quiet", "--detach", str(folder), commit)
+        try:
+            yield folder
+        finally:
+            git("worktree", "remove", "--force", str(folder))
 
 
 def retrain(commit: str) -> tuple[bytes, str]:
@@ -134,7 +132,7 @@ def retrain(commit: str) -> tuple[bytes, str]:
     this repository's DVC cache; returns the model and its md5."""
     cache = Path(".dvc/cache").resolve()
     with worktree(commit) as base:
-        env = {**os.environ, "PYTHONPATH": str(base / "src")}  # base's code, not this branch's
+        env = {**this_python_first(), "PYTHONPATH": str(base / "src")}  # base's code, not ours
         dvc = [sys.executable, "-m", "dvc"]
         for command in (
             [*dvc, "config", "--local", "cache.dir", str(cache)],

@@ -6,10 +6,9 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
 from ratchet.core.data import read_split
@@ -30,6 +29,7 @@ from ratchet.core.settings import (
     GateParams,
     format_validation_error,
     load_params,
+    loose_yaml,
     parse_yaml,
 )
 from ratchet.gate.champion import find_champion, unlike
@@ -177,16 +177,8 @@ def read_text(commit: str | None, path: Path) -> str | None:
     return show(commit, path)
 
 
-def load_yaml(text: str | None) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
 def data_side(commit: str | None) -> DataSide:
-    outs = load_yaml(read_text(commit, DATA_DVC_FILE)).get("outs") or [{}]
+    outs = loose_yaml(read_text(commit, DATA_DVC_FILE)).get("outs") or [{}]
     summary = read_text(commit, DATA_SUMMARY_FILE)
     try:
         rows = json.loads(summary).get("rows") if summary else None
@@ -229,8 +221,8 @@ def collect_report(result: GateResult, *, run_url: str | None = None) -> str:
         ReportInputs(
             result=result,
             head=git_call("rev-parse", "HEAD").stdout.strip() or "working tree",
-            params_base=load_yaml(read_text(base, PARAMS_FILE)) if base else {},
-            params_new=load_yaml(read_text(None, PARAMS_FILE)),
+            params_base=loose_yaml(read_text(base, PARAMS_FILE)) if base else {},
+            params_new=loose_yaml(read_text(None, PARAMS_FILE)),
             data_base=data_side(base) if base else DataSide(md5=None, rows=None),
             data_new=data_side(None),
             plots_base=plot_frames(base) if base else {},

@@ -20,11 +20,12 @@ from typing import Any, Literal
 
 import yaml
 
+from ratchet.core.dvc import this_python_first
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256, text, write_all
 from ratchet.core.git import show
 from ratchet.core.paths import LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
-from ratchet.core.settings import flatten
+from ratchet.core.settings import flatten, loose_yaml
 
 RECORD = PR_REPORT_DIR / "reproduction.json"
 # Where the reproduced lock and git-tracked results go, for the check's artifact.
@@ -133,8 +134,7 @@ def compare_locks(
 def _run(command: list[str], **env: str) -> None:
     """Run a long command with its output shown as it goes, with this Python first on PATH (the
     stages' commands say `python`) and `env` added to the environment."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    code = subprocess.run(command, check=False, env={**os.environ, **env, "PATH": path}).returncode
+    code = subprocess.run(command, check=False, env={**this_python_first(), **env}).returncode
     if code != 0:
         raise RatchetError(f"`{' '.join(command[2:])}` failed (exit {code}): see its output above")
 
@@ -161,7 +161,7 @@ def reproduce() -> Reproduction:
     except RatchetError as exc:
         result = Reproduction(verdict="failed", error=str(exc))
     else:
-        committed = yaml.safe_load(committed_text or "") or {}
+        committed = loose_yaml(committed_text)  # a broken lock names no stage: all are stale
         reproduced = yaml.safe_load(LOCK_FILE.read_text()) or {}
         stale, differs = compare_locks(committed, reproduced)
         if committed_text is None:

@@ -1,0 +1,37 @@
+"""The champion's sources in a real git repository, when the base's files are broken."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from ratchet.gate.champion import find_champion
+from tests.conftest import REGRESSION_DATA, small_params
+
+
+def base_commit(folder: Path, params: str, lock: str) -> None:
+    """A git repository whose HEAD holds these params.yaml and dvc.lock texts."""
+    (folder / "params.yaml").write_text(params)
+    (folder / "dvc.lock").write_text(lock)
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"],
+    ):
+        subprocess.run(command, cwd=folder, check=True)
+
+
+def test_a_broken_base_params_yaml_gives_no_champion(in_tmp: Path) -> None:
+    base_commit(in_tmp, "data: [unclosed", "schema: '2.0'\n")
+    champion = find_champion("HEAD")
+    assert champion.model is None
+    assert champion.source == "the base's params.yaml has no valid data section"
+
+
+def test_a_broken_base_lock_gives_no_champion(in_tmp: Path) -> None:
+    base_commit(in_tmp, yaml.safe_dump(small_params(REGRESSION_DATA)), "stages: {prepare: [")
+    champion = find_champion("HEAD")
+    assert champion.model is None and champion.data is not None
+    assert champion.source == "the base's dvc.lock names no artifacts/model.joblib"
