@@ -12,7 +12,7 @@ import pytest
 from ratchet.core.settings import GateParams
 from ratchet.gate.inputs import plot_frames
 from ratchet.gate.judge import GateResult, Measured, SliceMeasured, judge
-from ratchet.gate.report import MAX_CHARS, DataSide, ReportInputs, params_diff, render_report
+from ratchet.gate.report import MAX_BYTES, DataSide, ReportInputs, params_diff, render_report
 
 RULES = GateParams.model_validate(
     {"metrics": {"rmse": {"better": "lower", "max_regression_pct": 1.0}}}
@@ -164,7 +164,14 @@ def test_long_reports_are_truncated_below_githubs_limit() -> None:
     text = render_report(inputs(9.0, params_base={}, params_new=many))
     assert len(text) < 65_536
     assert "… and 2960 more" in text
-    assert len(render_report(inputs(9.0))) < MAX_CHARS
+    assert len(render_report(inputs(9.0)).encode()) < MAX_BYTES
+
+
+def test_a_long_report_is_cut_in_bytes_so_the_comment_job_takes_it() -> None:
+    """40,000 characters of Δ are 120,000 bytes: over the comment job's 65,000-byte limit."""
+    text = render_report(inputs(9.0, params_base={}, params_new={"note": "Δ" * 40_000}))
+    assert len(text.encode()) < 65_000
+    assert text.endswith("… (truncated: see the workflow run for the full report)\n")
 
 
 def test_a_plot_file_without_its_columns_costs_its_chart_not_the_report(

@@ -18,7 +18,9 @@ from ratchet.core.settings import flatten
 from ratchet.gate.judge import RESET_LABEL, GateResult, MetricCheck
 
 MAX_PARAM_ROWS = 40
-MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
+# The comment job refuses a report over 65,000 bytes (GitHub takes 65,536 characters): counted in
+# bytes, a report with many ✅ and Δ fits both.
+MAX_BYTES = 60_000
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,8 @@ def render_report(inputs: ReportInputs) -> str:
             "(artifact `metrics-report`).",
         ]
     text = "\n".join(lines).rstrip() + "\n"
-    if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS] + "\n\n… (truncated: see the workflow run for the full report)\n"
+    encoded = text.encode()
+    if len(encoded) > MAX_BYTES:
+        kept = encoded[:MAX_BYTES].decode(errors="ignore")  # never half a character
+        text = kept + "\n\n… (truncated: see the workflow run for the full report)\n"
     return text
