@@ -45,10 +45,10 @@ def _suggest(name: str, columns: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _rows(mask: pd.Series) -> str:
-    """Name the first offending rows as CSV line numbers (header is line 1)."""
-    lines = (mask[mask].index[:5] + 2).tolist()
-    more = " ..." if int(mask.sum()) > 5 else ""
+def csv_lines(mask: pd.Series, shown: int = 5) -> str:
+    """The first rows of `mask` as CSV line numbers (the header is line 1)."""
+    lines = (mask[mask].index[:shown] + 2).tolist()
+    more = " ..." if int(mask.sum()) > shown else ""
     return f"CSV line(s) {', '.join(map(str, lines))}{more}"
 
 
@@ -77,7 +77,7 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
             example = frame.loc[bad, name].iloc[0] if bad.any() else frame[name].iloc[0]
             raise RatchetError(
                 f"{source}: column {name!r} is listed under data.numeric but holds non-numeric "
-                f"values ({example!r} at {_rows(bad)}); fix the data or move it to "
+                f"values ({example!r} at {csv_lines(bad)}); fix the data or move it to "
                 "data.categorical"
             )
 
@@ -85,7 +85,7 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
     missing = target.isna()
     if missing.any():
         raise RatchetError(
-            f"{source}: target {data.target!r} is empty at {_rows(missing)} "
+            f"{source}: target {data.target!r} is empty at {csv_lines(missing)} "
             "(a truncated file, or rows to drop before `dvc add`)"
         )
     if data.task == "regression":
@@ -113,7 +113,7 @@ def quality_problems(
         if share > checks.max_null_share:
             problems.append(
                 f"column {name!r} is {share:.1%} empty, over checks.max_null_share "
-                f"({checks.max_null_share:.1%}); first at {_rows(frame[name].isna())}"
+                f"({checks.max_null_share:.1%}); first at {csv_lines(frame[name].isna())}"
             )
     if target in frame.columns and pd.api.types.is_numeric_dtype(frame[target]):
         values = frame[target]
@@ -128,7 +128,7 @@ def quality_problems(
             if outside.any():
                 problems.append(
                     f"target {target!r} is {word} checks.{field} ({bound:g}): "
-                    f"{values[outside].iloc[0]:g} at {_rows(outside)}"
+                    f"{values[outside].iloc[0]:g} at {csv_lines(outside)}"
                 )
     return problems
 
@@ -140,7 +140,7 @@ def check_quality(
     problems = quality_problems(frame, data.features, data.target, checks)
     if data.nulls == "refuse":  # a model that refuses empty values never learns to fill them
         problems += [
-            f"column {name!r} has empty values at {_rows(frame[name].isna())}, and data.nulls "
+            f"column {name!r} has empty values at {csv_lines(frame[name].isna())}, and data.nulls "
             "is refuse: drop those rows, or set data.nulls: impute"
             for name in data.features
             if frame[name].isna().any()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.metrics import METRICS
-from ratchet.core.paths import PARAMS_FILE
+from ratchet.core.paths import PARAMS_FILE, PREDICTION_LOG
 
 Task = Literal["regression", "classification"]
 # A category the model never saw in training: refused, or treated as the model's "unknown" level.
@@ -176,7 +176,7 @@ class MonitorParams(Strict):
     """Drift monitoring: which recent data to compare with the training split, and when to act."""
 
     predictions: Path = Field(
-        default=Path("predictions/predictions.jsonl"),
+        default=PREDICTION_LOG,
         description="The service's prediction log (RATCHET_PREDICTION_LOG), read first.",
     )
     window_rows: int = Field(default=10_000, ge=1, description="The newest logged records read.")

@@ -55,12 +55,17 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+def experiment_name() -> str:
+    """The MLflow experiment (and registered model): MLFLOW_EXPERIMENT_NAME, else `ratchet`."""
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+
+
 def start(uri: str) -> Any:
     """Point MLflow at `uri` and select the experiment; returns the mlflow module."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    experiment = experiment_name()
     if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(experiment) is None:
         # Keep the local store's artifacts beside its database, not in the working directory.
         LOCAL_STORE.mkdir(exist_ok=True)
@@ -131,7 +136,7 @@ def find_run(model_sha256: str) -> str | None:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    experiment = mlflow.get_experiment_by_name(experiment_name())
     if experiment is None:
         return None
     runs = mlflow.search_runs(

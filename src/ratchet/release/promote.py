@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256 as file_sha256
 from ratchet.core.paths import MODEL_FILE
@@ -31,7 +29,7 @@ def promote(alias: str, release: str | None, sha256: str | None) -> str:
         )
     mlflow = tracking.start(uri)
     client = mlflow.MlflowClient()
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", tracking.EXPERIMENT)
+    name = tracking.experiment_name()
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if versions:
         version = str(max(int(v.version) for v in versions))

@@ -21,12 +21,12 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from ratchet.core.data import csv_lines
 from ratchet.core.errors import RatchetError
 from ratchet.core.schema import DataSchema, Feature
 from ratchet.serve.contract import clip
 
 CHUNK_ROWS = 50_000
-SHOWN_ROWS = 5  # CSV lines named per problem
 
 
 @dataclass(frozen=True)
@@ -35,26 +35,19 @@ class Scored:
     seconds: float
 
 
-def lines_of(mask: pd.Series) -> str:
-    """The first rows of `mask` as CSV line numbers (the header is line 1)."""
-    lines = (mask[mask].index[:SHOWN_ROWS] + 2).tolist()
-    more = " ..." if int(mask.sum()) > SHOWN_ROWS else ""
-    return f"CSV line(s) {', '.join(map(str, lines))}{more}"
-
-
 def problems_of(feature: Feature, values: pd.Series) -> list[str]:
     """What the service would refuse in one column of a chunk, with the CSV lines."""
     name = feature.name
 
     def problem(wrong: pd.Series, shown: pd.Series, what: str) -> str:
         example = clip(json.dumps(shown[wrong].iloc[0], default=str))
-        lines = lines_of(wrong.reindex(values.index, fill_value=False))
+        lines = csv_lines(wrong.reindex(values.index, fill_value=False))
         return f"column {name!r} holds {example}, {what}, at {lines}"
 
     problems = []
     empty = values.isna()
     if empty.any() and feature.nulls == "refuse":
-        problems.append(f"column {name!r} is empty at {lines_of(empty)} (data.nulls is refuse)")
+        problems.append(f"column {name!r} is empty at {csv_lines(empty)} (data.nulls is refuse)")
     present = values[~empty]
     if feature.dtype in ("integer", "number"):
         numbers = pd.to_numeric(present, errors="coerce")

@@ -25,10 +25,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ratchet.core.paths import PREDICTION_LOG
+
 logger = logging.getLogger("ratchet.prediction_log")
 
 ENV_PATH = "RATCHET_PREDICTION_LOG"  # a file path; "off" (or empty) disables the log
-DEFAULT_PATH = "predictions/predictions.jsonl"
 MAX_BYTES = 100 * 2**20
 BACKUPS = 5
 QUEUE_RECORDS = 50_000  # records waiting to be written (about 1.3 kB of memory each)
@@ -91,7 +92,7 @@ class PredictionLog:
 
         With several workers each writes its own file, `<name>.<worker>.jsonl`.
         """
-        raw = os.environ.get(ENV_PATH, DEFAULT_PATH).strip()
+        raw = os.environ.get(ENV_PATH, str(PREDICTION_LOG)).strip()
         if raw.lower() in ("", "off", "none", "0", "false"):
             return None
         path = Path(raw)
