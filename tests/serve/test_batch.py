@@ -48,7 +48,7 @@ def test_every_row_is_scored_as_the_model_scores_it(trained: Path, tmp_path: Pat
     assert scored.rows == 500
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out.columns) == [*records.columns, "prediction"]
-    expected = model.predict(records[schema.feature_names])  # type: ignore[attr-defined]
+    expected = model.predict(records[schema.feature_names])
     np.testing.assert_allclose(out["prediction"], expected)
     progress = log.getvalue().splitlines()
     assert progress[-1].startswith("predict: 500 of 500 rows (100%), ") and len(progress) == 8
@@ -111,6 +111,10 @@ def test_a_classifier_adds_the_probability_of_each_class(tmp_path: Path) -> None
     out = pd.read_csv(tmp_path / "out.csv")
     assert set(out["prediction"]) <= {"high", "low"}
     np.testing.assert_allclose(out["probability_high"] + out["probability_low"], 1.0)
+    features = pd.read_csv(tmp_path / "in.csv")[schema.feature_names]
+    assert out["prediction"].tolist() == model.predict(features).tolist()
+    expected = model.predict_proba(features)
+    np.testing.assert_allclose(out[["probability_high", "probability_low"]], expected)
 
 
 def test_the_command_exits_1_and_leaves_nothing(trained: Path, tmp_path: Path) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from ratchet.core.errors import RatchetError
+from ratchet.core.files import write_all
 from ratchet.serve.store import import_model
 
 BENTOFILE = Path("bentofile.yaml")
@@ -38,14 +38,7 @@ def export_requirements(output: Path = REQUIREMENTS_FILE) -> None:
         "--no-annotate",
         "--quiet",
     ]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=output.parent, delete=False) as handle:
-        staged = Path(handle.name)
-    try:
-        run([*command, "--output-file", str(staged)])
-        staged.replace(output)
-    finally:
-        staged.unlink(missing_ok=True)
+    write_all({output: lambda staged: run([*command, "--output-file", str(staged)])})
 
 
 def run(command: list[str]) -> str:

@@ -9,9 +9,7 @@ was scored: a refused file leaves no output behind. Memory stays flat on any num
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +21,10 @@ import pandas as pd
 
 from ratchet.core.data import csv_lines
 from ratchet.core.errors import RatchetError
+from ratchet.core.files import write_all
 from ratchet.core.schema import DataSchema, Feature
 from ratchet.serve.contract import clip
+from ratchet.serve.scoring import predict
 
 CHUNK_ROWS = 50_000
 
@@ -103,9 +103,9 @@ def check(frame: pd.DataFrame, schema: DataSchema, source: Path) -> pd.DataFrame
 
 def score(model: Any, features: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
     """The predictions and, for a classifier that has them, the probabilities per class."""
-    scored = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
-    if schema.gives_probabilities(model):
-        probabilities = model.predict_proba(features)
+    predicted, probabilities = predict(model, features, schema.gives_probabilities(model))
+    scored = pd.DataFrame({"prediction": predicted}, index=features.index)
+    if probabilities is not None:
         for column, label in enumerate(model.classes_):
             scored[f"probability_{label}"] = probabilities[:, column]
     return scored
@@ -135,11 +135,10 @@ def predict_file(
     text_columns = {f.name: str for f in schema.features if f.dtype == "string"}
     total = count_rows(source)
     report = progress if progress is not None and total > 2 * chunk_rows else None
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    os.close(handle)
-    staged, started, rows = Path(name), clock(), 0
-    try:
+    started, rows = clock(), 0
+
+    def write(staged: Path) -> None:
+        nonlocal rows
         reader = pd.read_csv(source, chunksize=chunk_rows, dtype=text_columns)
         for number, chunk in enumerate(reader):
             if chunk.empty:
@@ -156,8 +155,9 @@ def predict_file(
                 )
         if rows == 0:
             raise RatchetError(f"{source} has a header but no rows to score")
-        staged.chmod(0o644)
-        staged.replace(destination)
+
+    try:
+        write_all({destination: write})
     except pd.errors.EmptyDataError:
         raise RatchetError(f"{source} is empty: expected a header row and records") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -165,6 +165,4 @@ def predict_file(
         raise RatchetError(
             f"{source} is not a readable CSV ({said}): fix or re-export it"
         ) from None
-    finally:
-        staged.unlink(missing_ok=True)
     return Scored(rows, clock() - started)

@@ -56,6 +56,17 @@ class Scores:
         return Scores(self.predictions[start:stop], probabilities)
 
 
+def predict(model: Any, frame: pd.DataFrame, probabilities: bool) -> tuple[Any, Any | None]:
+    """The model's predictions and, if asked, its class probabilities. A scikit-learn pipeline
+    transforms the rows once for both (its preprocessing is most of a prediction's cost)."""
+    if not probabilities:
+        return model.predict(frame), None
+    steps = getattr(model, "steps", None)
+    if steps:
+        model, frame = steps[-1][1], model[:-1].transform(frame)
+    return model.predict(frame), model.predict_proba(frame)
+
+
 def score(model: Any, contract: Contract, records: list[BaseModel]) -> Scores:
     """Score validated records; raise Unscorable instead of returning NaN or failing with a 500."""
     import numpy as np
@@ -63,12 +74,10 @@ def score(model: Any, contract: Contract, records: list[BaseModel]) -> Scores:
     frame = records_frame(contract, records)
     try:
         with np.errstate(all="ignore"):
-            predicted = np.asarray(model.predict(frame))
-            probabilities = (
-                np.asarray(model.predict_proba(frame))
-                if contract.probabilities is not None
-                else None
-            )
+            predicted, probabilities = predict(model, frame, contract.probabilities is not None)
+            predicted = np.asarray(predicted)
+            if probabilities is not None:
+                probabilities = np.asarray(probabilities)
     except ValueError as exc:
         raise Unscorable(
             f"the model cannot score these records ({exc}); values seen in training: "
