@@ -5,7 +5,6 @@ Pure functions on DataFrames; only `read_csv` and `read_split` touch the disk.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pandas as pd
 from ratchet.core.errors import RatchetError
 from ratchet.core.paths import SCHEMA_FILE
 from ratchet.core.schema import DataSchema, json_dtype
-from ratchet.core.settings import ChecksParams, DataParams, SplitParams
+from ratchet.core.settings import ChecksParams, DataParams, SplitParams, did_you_mean
 
 
 def read_csv(path: Path, setting: str = "data.path") -> pd.DataFrame:
@@ -40,11 +39,6 @@ def read_csv(path: Path, setting: str = "data.path") -> pd.DataFrame:
     return frame
 
 
-def _suggest(name: str, columns: list[str]) -> str:
-    close = difflib.get_close_matches(name, columns, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def csv_lines(mask: pd.Series, shown: int = 5) -> str:
     """The first rows of `mask` as CSV line numbers (the header is line 1)."""
     lines = (mask[mask].index[:shown] + 2).tolist()
@@ -67,7 +61,7 @@ def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFram
             if name not in columns:
                 raise RatchetError(
                     f"params.yaml: data.{field} names column {name!r}, which {source} does not "
-                    f"have{_suggest(name, columns)}; its columns are: {', '.join(columns)}"
+                    f"have{did_you_mean(name, columns)}; its columns are: {', '.join(columns)}"
                 )
     frame = frame[[data.target, *data.features]].copy()
 
@@ -193,7 +187,7 @@ def check_batch(
     columns = [str(column) for column in frame.columns]
     missing = [name for name in schema.feature_names if name not in columns]
     if missing:
-        named = ", ".join(f"{name!r}{_suggest(name, columns)}" for name in missing)
+        named = ", ".join(f"{name!r}{did_you_mean(name, columns)}" for name in missing)
         raise RatchetError(
             f"{source} lacks the feature column(s) {named} that the model's schema "
             f"({SCHEMA_FILE}) lists; its columns are: {', '.join(columns)}. Fix the export, or "
@@ -220,7 +214,7 @@ def split(
         if column not in raw.columns:
             raise RatchetError(
                 f"params.yaml: split.time_column {column!r} is not a column of the data"
-                f"{_suggest(column, [str(c) for c in raw.columns])}"
+                f"{did_you_mean(column, [str(c) for c in raw.columns])}"
             )
         order = raw[column].sort_values(kind="stable").index
         ordered = frame.loc[order]

@@ -228,6 +228,12 @@ class Params(Strict):
         return self
 
 
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """` (did you mean 'x'?)` for the choice closest to a misspelt name, or nothing."""
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def gate_problems(gate: GateParams, data: DataParams) -> list[str]:
     """What in the gate's rules the task cannot meet: a metric it does not report, a direction
     that contradicts the metric, a slice column that is no categorical feature."""
@@ -235,11 +241,9 @@ def gate_problems(gate: GateParams, data: DataParams) -> list[str]:
     problems = []
     for name, rule in gate.metrics.items():
         if name not in reported:
-            close = difflib.get_close_matches(name, list(reported), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(
                 f"gate.metrics.{name}: the {data.task} task reports {', '.join(reported)}, "
-                f"not {name!r}{hint}"
+                f"not {name!r}{did_you_mean(name, list(reported))}"
             )
         elif rule.better != reported[name]:
             problems.append(
