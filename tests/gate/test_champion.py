@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from ratchet.gate.champion import find_champion
+from ratchet.gate.champion import base_data, find_champion
 from tests.conftest import REGRESSION_DATA, small_params
 
 
@@ -23,15 +23,14 @@ def base_commit(folder: Path, params: str, lock: str) -> None:
         subprocess.run(command, cwd=folder, check=True)
 
 
-def test_a_broken_base_params_yaml_gives_no_champion(in_tmp: Path) -> None:
+def test_a_broken_base_params_yaml_has_no_data_section(in_tmp: Path) -> None:
     base_commit(in_tmp, "data: [unclosed", "schema: '2.0'\n")
-    champion = find_champion("HEAD")
-    assert champion.model is None
-    assert champion.source == "the base's params.yaml has no valid data section"
+    assert base_data("HEAD") is None
 
 
 def test_a_broken_base_lock_gives_no_champion(in_tmp: Path) -> None:
     base_commit(in_tmp, yaml.safe_dump(small_params(REGRESSION_DATA)), "stages: {prepare: [")
+    assert base_data("HEAD") is not None
     champion = find_champion("HEAD")
-    assert champion.model is None and champion.data is not None
+    assert champion.model is None
     assert champion.source == "the base's dvc.lock names no artifacts/model.joblib"

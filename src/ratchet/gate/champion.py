@@ -30,10 +30,9 @@ from ratchet.core.settings import DataParams, loose_yaml
 
 @dataclass(frozen=True)
 class Champion:
-    """The base's model and the data section it was trained with, or why there is none."""
+    """The base's model, or why there is none."""
 
     model: Any | None
-    data: DataParams | None
     source: str  # where the model came from, or why it is missing
 
 
@@ -68,21 +67,16 @@ def unlike(base: DataParams, branch: DataParams) -> str | None:
 
 def find_champion(base_commit: str) -> Champion:
     """The base's model: from the DVC cache or remote by base's lock, else trained again."""
-    data = base_data(base_commit)
-    if data is None:
-        return Champion(None, None, "the base's params.yaml has no valid data section")
     expected = locked_md5(loose_yaml(show(base_commit, LOCK_FILE)), MODEL_FILE)
     if expected is None:
-        return Champion(None, data, f"the base's dvc.lock names no {MODEL_FILE}")
+        return Champion(None, f"the base's dvc.lock names no {MODEL_FILE}")
     stored = from_dvc(base_commit, expected)
     if stored is not None:
-        return Champion(
-            load(stored), data, f"base's dvc.lock (md5 {expected[:8]}), DVC cache or remote"
-        )
+        return Champion(load(stored), f"base's dvc.lock (md5 {expected[:8]}), DVC cache or remote")
     try:
         trained, trained_md5 = retrain(base_commit)
     except RatchetError as exc:
-        return Champion(None, data, f"the base model is in no DVC cache or remote, and {exc}")
+        return Champion(None, f"the base model is in no DVC cache or remote, and {exc}")
     if trained_md5 != expected:
         source = (
             f"retrained from {base_commit[:12]} (md5 {trained_md5[:8]}; the base's dvc.lock "
@@ -90,7 +84,7 @@ def find_champion(base_commit: str) -> Champion:
         )
     else:
         source = f"retrained from {base_commit[:12]} (md5 {trained_md5[:8]}, as its dvc.lock)"
-    return Champion(load(trained), data, source)
+    return Champion(load(trained), source)
 
 
 def load(content: bytes) -> Any:

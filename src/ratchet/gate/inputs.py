@@ -32,7 +32,7 @@ from ratchet.core.settings import (
     loose_yaml,
     parse_yaml,
 )
-from ratchet.gate.champion import find_champion, unlike
+from ratchet.gate.champion import base_data, find_champion, unlike
 from ratchet.gate.compare import compare
 from ratchet.gate.judge import Basis, GateResult, Measured, SliceMeasured, judge
 from ratchet.gate.report import DataSide, ReportInputs, render_report
@@ -104,12 +104,6 @@ def measure(
     measured = {
         name: Measured(recorded.get(name), sides.new_metrics.get(name)) for name in rules.metrics
     }
-    champion = find_champion(commit)
-    why_not: str | None = champion.source
-    if champion.model is not None and champion.data is not None:
-        why_not = unlike(champion.data, data)
-    if why_not is None and not (MODEL_FILE.is_file() and TEST_FILE.is_file()):
-        why_not = "this branch has no reproduced model"
 
     def recorded_instead(
         why: str,
@@ -120,14 +114,24 @@ def measure(
         )
         return "recorded", note, measured, [], None
 
-    if why_not is not None or champion.data is None:
-        return recorded_instead(str(why_not))
+    # The cheap reasons first: fetching or retraining the base's model can take minutes.
+    base = base_data(commit)
+    if base is None:
+        return recorded_instead("the base's params.yaml has no valid data section")
+    why_not = unlike(base, data)
+    if why_not is None and not (MODEL_FILE.is_file() and TEST_FILE.is_file()):
+        why_not = "this branch has no reproduced model"
+    if why_not is not None:
+        return recorded_instead(why_not)
+    champion = find_champion(commit)
+    if champion.model is None:
+        return recorded_instead(champion.source)
     import joblib
 
     test = read_split(TEST_FILE)
     try:
         paired, slices = compare(
-            (champion.model, champion.data),
+            (champion.model, base),
             (joblib.load(MODEL_FILE), data),
             test,
             rules,
