@@ -11,13 +11,14 @@ import urllib.request
 import warnings
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ratchet.core.dvc import data_version
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import head_commit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOCAL_STORE = Path("mlruns")
 # What loading a logged model needs besides MLflow, pinned to the versions that trained it.
