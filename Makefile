@@ -55,7 +55,6 @@ format: install ## apply ruff's fixes and formatting
 	ruff format .
 
 pr-check: install ## the PR check against BASE (default main): retrain from scratch, verify, gate
-	dvc pull data.dvc
 	@# The gate fails on what reproduce found, with a report: go on to it either way.
 	-python -m ratchet reproduce
 	python -m ratchet gate --base "$(BASE)"

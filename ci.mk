@@ -8,18 +8,21 @@
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
+# --no-editable installs Ratchet as a package, so the checkout's src/ is never on sys.path: a
+# sitecustomize.py, usercustomize.py or .pth file that a pull request adds there is never imported
+# (the reproduction refuses them by name as well).
 # A static pattern rule: make looks up no implicit rule for a .PHONY target.
 install-pipeline install-serve install-monitor install-release: install-%: | $(UV)
-	$(UV) sync --locked --no-default-groups --group $*
+	$(UV) sync --locked --no-default-groups --group $* --no-editable
 
 # CI (ci.yml): the slow end-to-end tests, beside the required `test` job's `make test-fast`.
 test-e2e:
 	pytest -n auto --dist loadfile -m slow
 
-# The PR check (pr.yml), and the same verification of main (main.yml) and of a release: pull the
-# data, and only the data; retrain every stage; hold the committed dvc.lock against the result.
+# The PR check (pr.yml), and the same verification of main (main.yml) and of a release: refuse
+# files that would stand in for the check, pull the data and only the data, re-hash it against
+# data.dvc, retrain every stage, hold the committed dvc.lock and results against the result.
 reproduce:
-	dvc pull data.dvc
 	python -m ratchet reproduce
 
 # Then judge the reproduced model against the base's, and write the PR report.

@@ -1,4 +1,4 @@
-"""The champion's sources in a real git repository, when the base's files are broken."""
+"""A commit's files and model in a real git repository, when the base's files are broken."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from ratchet.gate.champion import base_data, find_champion
+from ratchet.gate.champion import find_model
+from ratchet.gate.revision import Revision
 from tests.conftest import REGRESSION_DATA, small_params
 
 
@@ -25,12 +26,13 @@ def base_commit(folder: Path, params: str, lock: str) -> None:
 
 def test_a_broken_base_params_yaml_has_no_data_section(in_tmp: Path) -> None:
     base_commit(in_tmp, "data: [unclosed", "schema: '2.0'\n")
-    assert base_data("HEAD") is None
+    assert Revision.read("HEAD").data is None
 
 
 def test_a_broken_base_lock_gives_no_champion(in_tmp: Path) -> None:
     base_commit(in_tmp, yaml.safe_dump(small_params(REGRESSION_DATA)), "stages: {prepare: [")
-    assert base_data("HEAD") is not None
-    champion = find_champion("HEAD")
+    base = Revision.read("HEAD")
+    assert base.data is not None and base.model_md5 is None  # no model: a bootstrap
+    champion = find_model(base)
     assert champion.model is None
-    assert champion.source == "the base's dvc.lock names no artifacts/model.joblib"
+    assert champion.source == f"the dvc.lock of {base.short} names no artifacts/model.joblib"

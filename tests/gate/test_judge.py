@@ -13,6 +13,7 @@ from ratchet.core.git import show
 from ratchet.core.metrics import parse_metrics
 from ratchet.core.settings import GateParams
 from ratchet.gate.inputs import base_rules
+from ratchet.gate.revision import Revision
 from ratchet.gate.judge import GateResult, Measured, SliceMeasured, format_result, judge
 
 RULES = GateParams.model_validate(
@@ -156,7 +157,7 @@ def test_a_metric_the_task_does_not_report_asks_for_a_baseline_reset() -> None:
     assert reasons(result) == [
         "this branch's task does not report accuracy: a change of data, target, task or metrics "
         "is a baseline reset: a maintainer approves it with the label `baseline-reset` on the "
-        "pull request"
+        "pull request's latest commit"
     ]
 
 
@@ -277,4 +278,4 @@ def test_a_broken_base_params_yaml_fails_the_gate_with_a_message(
 ) -> None:
     commit = commit_files(repo, {"params.yaml": text})
     with pytest.raises(RatchetError, match=f"params.yaml {message}.*base branch.*fix it there"):
-        base_rules(commit, RULES)
+        base_rules(Revision.read(commit), RULES)

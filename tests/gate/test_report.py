@@ -67,7 +67,7 @@ def test_verdict_line_comes_first_and_names_the_failed_metric() -> None:
     failed = render_report(inputs(10.5))
     assert failed.startswith("## ❌ Metrics gate failed against `main`: `rmse`\n")
     assert (
-        "| `rmse` ↓ | 10 | 10.5 | +0.5 (+5 %) | +1 % | "
+        "| `rmse` ↓ | 10 | 10.5 | +0.5 (+5 %) | +1 % | — | — | — | "
         "❌ rmse regressed 10 → 10.5 (by 0.5, 5.00 %); allowed 1 % |"
     ) in failed
 
@@ -148,7 +148,7 @@ def test_classification_plots() -> None:
 
 def test_bootstrap_reset_and_problems_say_so_first() -> None:
     bootstrap = render_report(inputs(9.0, result=result_of(9.0, base=None), plots_base={}))
-    assert bootstrap.startswith("## 🟡 Bootstrap: `main` has no metrics yet")
+    assert bootstrap.startswith("## 🟡 Bootstrap: `main` has no model yet")
     reset = render_report(inputs(9.0, result=result_of(30.0, reset=True)))
     assert reset.startswith(
         "## 🔄 Baseline reset against `main`, approved with the label `baseline-reset`"

@@ -100,7 +100,8 @@ class TrainParams(Strict):
 
 
 class MetricRule(Strict):
-    """When a metric blocks a merge: compared with the base branch, and against fixed bounds."""
+    """When a metric blocks a merge: compared with the base branch and with the anchor (so that
+    many small regressions cannot add up), and against fixed bounds."""
 
     better: Literal["higher", "lower"]
     min: float | None = Field(default=None, description="Fail when the metric is below this.")
@@ -111,12 +112,30 @@ class MetricRule(Strict):
     max_regression_pct: float | None = Field(
         default=None, ge=0, description="Largest allowed move in the worse direction, in percent."
     )
+    max_cumulative_regression: float | None = Field(
+        default=None,
+        ge=0,
+        description="Largest allowed move against the anchor (the newest release's model), in "
+        "units; null: max_regression's.",
+    )
+    max_cumulative_regression_pct: float | None = Field(
+        default=None,
+        ge=0,
+        description="The same against the anchor, in percent; null: max_regression_pct's.",
+    )
     slice_max_regression: float | None = Field(
         default=None, ge=0, description="The same, in any one slice of gate.slices, in units."
     )
     slice_max_regression_pct: float | None = Field(
         default=None, ge=0, description="The same, in any one slice of gate.slices, in percent."
     )
+
+    @property
+    def cumulative_limits(self) -> tuple[float | None, float | None]:
+        """The limits against the anchor: the cumulative ones where set, else the per-PR ones."""
+        if self.max_cumulative_regression is None and self.max_cumulative_regression_pct is None:
+            return self.max_regression, self.max_regression_pct
+        return self.max_cumulative_regression, self.max_cumulative_regression_pct
 
 
 class BootstrapParams(Strict):

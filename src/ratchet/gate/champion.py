@@ -1,9 +1,11 @@
-"""The champion: the base branch's model, to be scored beside this branch's on this branch's rows.
+"""The champion (the base branch's model) and the anchor (the newest release's), to be scored
+beside this branch's on this branch's rows.
 
-It is the model base's dvc.lock names, trained by base's code: taken from the DVC cache or
-remote when its hash is the one the lock records, and otherwise trained again from the base
-commit in a git worktree. Main's dvc.lock is itself verified by a forced reproduction on every
-push, so a hash that matches it names a model CI could make.
+Each is the model its commit's dvc.lock names, trained by that commit's code: taken from the DVC
+cache or remote when its hash is the one the lock records, and otherwise trained again from the
+commit in a git worktree, on data re-hashed against the commit's data.dvc. Main's dvc.lock is
+itself verified by a forced reproduction on every push, so a hash that matches it names a model
+CI could make.
 """
 
 from __future__ import annotations
@@ -18,31 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from ratchet.core.dvc import locked_md5, this_python_first
+from ratchet.core.dvc import this_python_first, verify_tracked
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import md5
-from ratchet.core.git import git, show
-from ratchet.core.paths import LOCK_FILE, MODEL_FILE, PARAMS_FILE
-from ratchet.core.settings import DataParams, loose_yaml
+from ratchet.core.git import git
+from ratchet.core.paths import DATA_DVC_FILE, MODEL_FILE
+from ratchet.core.settings import DataParams
+from ratchet.gate.revision import Revision
 
 
 @dataclass(frozen=True)
 class Champion:
-    """The base's model, or why there is none."""
+    """A commit's model, or why there is none."""
 
     model: Any | None
     source: str  # where the model came from, or why it is missing
-
-
-def base_data(commit: str) -> DataParams | None:
-    """The base's `data:` section (target, task, features), None if it has none or it is bad."""
-    raw = loose_yaml(show(commit, PARAMS_FILE))
-    try:
-        return DataParams.model_validate(raw.get("data"))
-    except ValidationError:
-        return None
+    md5: str | None = None
 
 
 def unlike(base: DataParams, branch: DataParams) -> str | None:
@@ -65,26 +58,28 @@ def unlike(base: DataParams, branch: DataParams) -> str | None:
     return None
 
 
-def find_champion(base_commit: str) -> Champion:
-    """The base's model: from the DVC cache or remote by base's lock, else trained again."""
-    expected = locked_md5(loose_yaml(show(base_commit, LOCK_FILE)), MODEL_FILE)
+def find_model(revision: Revision) -> Champion:
+    """The model a commit's lock names: from the DVC cache or remote, else trained again."""
+    commit, expected = revision.commit, revision.model_md5
     if expected is None:
-        return Champion(None, f"the base's dvc.lock names no {MODEL_FILE}")
-    stored = from_dvc(base_commit, expected)
+        return Champion(None, f"the dvc.lock of {commit[:12]} names no {MODEL_FILE}")
+    stored = from_dvc(commit, expected)
     if stored is not None:
-        return Champion(load(stored), f"base's dvc.lock (md5 {expected[:8]}), DVC cache or remote")
+        return Champion(
+            load(stored), f"its dvc.lock (md5 {expected[:8]}), DVC cache or remote", expected
+        )
     try:
-        trained, trained_md5 = retrain(base_commit)
+        trained, trained_md5 = retrain(commit)
     except RatchetError as exc:
-        return Champion(None, f"the base model is in no DVC cache or remote, and {exc}")
+        return Champion(None, f"the model is in no DVC cache or remote, and {exc}")
     if trained_md5 != expected:
         source = (
-            f"retrained from {base_commit[:12]} (md5 {trained_md5[:8]}; the base's dvc.lock "
-            f"records {expected[:8]}: main's lock is stale)"
+            f"retrained from {commit[:12]} (md5 {trained_md5[:8]}; its dvc.lock records "
+            f"{expected[:8]}: that lock is stale)"
         )
     else:
-        source = f"retrained from {base_commit[:12]} (md5 {trained_md5[:8]}, as its dvc.lock)"
-    return Champion(load(trained), source)
+        source = f"retrained from {commit[:12]} (md5 {trained_md5[:8]}, as its dvc.lock)"
+    return Champion(load(trained), source, trained_md5)
 
 
 def load(content: bytes) -> Any:
@@ -122,22 +117,32 @@ def worktree(commit: str) -> Iterator[Path]:
 
 
 def retrain(commit: str) -> tuple[bytes, str]:
-    """Train the base model again with base's code, params and data, in a worktree that shares
-    this repository's DVC cache; returns the model and its md5."""
+    """Train a commit's model again with its code, params and data, in a worktree that shares
+    this repository's DVC cache; returns the model and its md5. The data is re-hashed against the
+    commit's data.dvc first: a cache or remote that serves other bytes under its name fails."""
     cache = Path(".dvc/cache").resolve()
     with worktree(commit) as base:
         env = {**this_python_first(), "PYTHONPATH": str(base / "src")}  # base's code, not ours
-        dvc = [sys.executable, "-m", "dvc"]
-        for command in (
-            [*dvc, "config", "--local", "cache.dir", str(cache)],
-            [*dvc, "pull", "--quiet", "data.dvc"],
-            [*dvc, "repro", "--force", "--quiet", "train"],
-        ):
+
+        def dvc(*args: str) -> None:
             result = subprocess.run(
-                command, cwd=base, env=env, capture_output=True, text=True, check=False
+                [sys.executable, "-m", "dvc", *args],
+                cwd=base,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if result.returncode != 0:
                 said = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
                 raise RatchetError(f"retraining it from {commit[:12]} failed: {' | '.join(said)}")
+
+        dvc("config", "--local", "cache.dir", str(cache))
+        dvc("pull", "--quiet", str(DATA_DVC_FILE))
+        try:
+            verify_tracked(DATA_DVC_FILE, root=base)
+        except RatchetError as exc:
+            raise RatchetError(f"retraining it from {commit[:12]} was refused: {exc}") from None
+        dvc("repro", "--force", "--quiet", "train")
         model = base / MODEL_FILE
         return model.read_bytes(), md5(model)

@@ -1,12 +1,16 @@
-"""The gate's commands: reproduce the branch, judge it and write the PR report, post the comment."""
+"""The gate's commands: judge the reproduced branch and write the PR report, post the comment."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ratchet.core.cli import Commands
 from ratchet.core.paths import PR_REPORT_DIR
+
+if TYPE_CHECKING:
+    from ratchet.gate.inputs import Reset
 
 
 def default_base() -> str:
@@ -17,31 +21,25 @@ def default_base() -> str:
     return f"origin/{base}" if base else "main"
 
 
-def reset_approved(args: argparse.Namespace) -> bool:
-    """--baseline-reset, or in a pull request's run, the maintainer's label on it."""
+def reset_asked(args: argparse.Namespace) -> Reset:
+    """--baseline-reset, or the run that a maintainer's label started: the `labeled` event for
+    the label itself, so that the approval holds for the head commit it was given on. A label
+    still on the pull request after a later push approves nothing, and the report says so."""
+    from ratchet.gate.inputs import Reset
     from ratchet.gate.judge import RESET_LABEL
     from ratchet.github.actions import current
 
-    labels = current().pull_request.get("labels") or []
-    return bool(args.baseline_reset) or any(
-        isinstance(label, dict) and label.get("name") == RESET_LABEL for label in labels
+    event = current().event
+    label = event.get("label")
+    labelled_now = (
+        event.get("action") == "labeled"
+        and isinstance(label, dict)
+        and label.get("name") == RESET_LABEL
     )
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ratchet.gate.reproduction import RECORD, reproduce
-    from ratchet.github.actions import current
-
-    result = reproduce()
-    for problem in result.problems():
-        print(f"reproduce: {problem}")
-    if result.verdict != "reproduced":
-        print(f"reproduce: FAIL ({result.verdict}); wrote {RECORD}")
-        return 1
-    print(f"reproduce: dvc.lock is what this branch's code, data and params make ({RECORD})")
-    if result.model_sha256:
-        current().set_outputs(**{"model-sha256": result.model_sha256})
-    return 0
+    labels = current().pull_request.get("labels") or []
+    label_on = any(isinstance(one, dict) and one.get("name") == RESET_LABEL for one in labels)
+    asked = bool(args.baseline_reset) or labelled_now
+    return Reset(asked=asked, stale_label=label_on and not asked)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -51,10 +49,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from ratchet.github.actions import current
 
     run = current()
-    result = run_gate(args.base or default_base(), reset=reset_approved(args))
+    result, base = run_gate(args.base or default_base(), reset=reset_asked(args))
     print(format_result(result))
     outputs: dict[Path, Writer] = {
-        args.out / "report.md": text(collect_report(result, run_url=run.run_url)),
+        args.out / "report.md": text(collect_report(result, base, run_url=run.run_url)),
         args.out / "gate.json": text(result.model_dump_json(indent=2) + "\n"),
     }
     pull_request = run.pull_request
@@ -108,12 +106,6 @@ def cmd_comment(args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    commands.add(
-        "reproduce",
-        cmd_reproduce,
-        "retrain every stage from scratch and hold the committed dvc.lock against the result "
-        "(exit 1: stale, different or failed)",
-    )
     gate = commands.add(
         "gate",
         cmd_gate,

@@ -1,5 +1,6 @@
 """Champion and challenger on this branch's test rows: both models' predictions, each gated metric
-with the paired interval of its change, and the same for every slice."""
+with the paired interval of its change, and the same for every slice; and the anchor's model on
+the same rows, with the same resamples, for the change since the anchor."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def compare(
     test: pd.DataFrame,
     gate: GateParams,
     names: Sequence[str],
-) -> tuple[dict[str, Measured], list[SliceMeasured]]:
-    """Score both models on `test` (the challenger's test split), the same resamples for both."""
+    *,
+    anchor: tuple[Any, DataParams] | None = None,
+) -> tuple[dict[str, Measured], list[SliceMeasured], dict[str, Measured] | None]:
+    """Score the models on `test` (the challenger's test split), the same resamples for all:
+    the champion against the challenger overall and per slice, the anchor against it overall."""
     (base_model, base_data), (model, data) = champion, challenger
     classes = sorted(test[data.target].unique().tolist()) if data.task == "classification" else []
     actual = test[data.target].to_numpy()
@@ -56,7 +60,7 @@ def compare(
     scored = predict(model, test, data.features, classes)
     settings = gate.bootstrap
 
-    def pair(mask: np.ndarray | None) -> dict[str, Paired]:
+    def pair(mask: np.ndarray | None, base_scored: Scored = base_scored) -> dict[str, Paired]:
         def rows(side: Scored) -> Scored:
             if mask is None:
                 return side
@@ -84,4 +88,9 @@ def compare(
             mask = values == value
             metrics = {name: _measured(paired) for name, paired in pair(mask).items()}
             slices.append(SliceMeasured(column, value, int(mask.sum()), metrics))
-    return measured, slices
+    if anchor is None:
+        return measured, slices, None
+    anchor_model, anchor_data = anchor
+    anchor_scored = predict(anchor_model, test, anchor_data.features, classes)
+    since_anchor = {name: _measured(paired) for name, paired in pair(None, anchor_scored).items()}
+    return measured, slices, since_anchor

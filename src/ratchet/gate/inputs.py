@@ -1,15 +1,14 @@
-"""What the gate and the report read: the base from git, the branch from the working tree."""
+"""What the gate and the report read: the base from git, read once into a Revision; the branch
+from the working tree as the reproduction left it."""
 
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import ValidationError
 
 from ratchet.core.data import read_split
 from ratchet.core.errors import RatchetError
@@ -24,154 +23,311 @@ from ratchet.core.paths import (
     PLOTS_DIR,
     TEST_FILE,
 )
-from ratchet.core.settings import (
-    DataParams,
-    GateParams,
-    format_validation_error,
-    load_params,
-    loose_yaml,
-    parse_yaml,
-)
-from ratchet.gate.champion import base_data, find_champion, unlike
+from ratchet.core.settings import DataParams, GateParams, Params, load_params, loose_yaml
+from ratchet.gate.champion import Champion, find_model, unlike
 from ratchet.gate.compare import compare
-from ratchet.gate.judge import Basis, GateResult, Measured, SliceMeasured, judge
+from ratchet.gate.judge import (
+    RESET_LABEL,
+    Basis,
+    GateResult,
+    Measured,
+    SliceMeasured,
+    judge,
+)
 from ratchet.gate.report import DataSide, ReportInputs, render_report
-from ratchet.gate.reproduction import Reproduction
+from ratchet.gate.revision import Anchor, Revision, cannot_compare, find_anchor
+from ratchet.pipeline.reproduction import Reproduction, untrusted_files
+
+Rules = tuple[GateParams, Literal["base", "branch"]]
 
 
-def base_rules(
-    commit: str, branch_rules: GateParams
-) -> tuple[GateParams, Literal["base", "branch"]]:
+def base_rules(base: Revision, branch_rules: GateParams) -> Rules:
     """The base's gate section applies, so a branch cannot loosen the rules it is judged by."""
-    text = show(commit, PARAMS_FILE)
     try:
-        section = parse_yaml(text, f"{commit[:12]}:{PARAMS_FILE}").get("gate") if text else None
+        rules = base.rules()
     except RatchetError as exc:
-        raise RatchetError(f"{exc} (the base branch's params.yaml: fix it there)") from None
-    if section is None:
-        return branch_rules, "branch"
-    try:
-        return GateParams.model_validate(section), "base"
-    except ValidationError as exc:
         raise RatchetError(
-            format_validation_error(Path(f"{commit[:12]}:{PARAMS_FILE}"), exc)
-            + " (the base branch's gate section is invalid: fix it there)"
+            f"{exc} (the base branch's gate section is invalid: fix it there)"
         ) from None
+    return (branch_rules, "branch") if rules is None else (rules, "base")
+
+
+def reset_grounds(base: Revision, params: Params) -> str | None:
+    """Why this branch may be approved as a new baseline: it changes the data, target, task or
+    gated metrics, so that its model cannot be held to the base's. None: it changes none."""
+    branch_data = loose_yaml(read_text(None, DATA_DVC_FILE)).get("outs") or [{}]
+    grounds = cannot_compare(base, None, params.data)
+    if grounds is None and base.metric_names != set(params.gate.metrics):
+        grounds = (
+            f"the gated metrics changed from {', '.join(sorted(base.metric_names)) or 'none'} to "
+            f"{', '.join(sorted(params.gate.metrics))}"
+        )
+    if grounds is None and base.data_md5 != branch_data[0].get("md5"):
+        grounds = "the data changed"
+    return grounds
 
 
 @dataclass
-class Sides:
-    """The base's rules and recorded metrics, the branch's reproduced metrics, what went wrong."""
+class Measurement:
+    """What was compared: the base's model and the anchor's against this branch's."""
 
-    commit: str | None = None
-    rules_from: Literal["base", "branch"] = "branch"
-    base_metrics: dict[str, float] | None = None
-    new_metrics: dict[str, float] = field(default_factory=dict)
+    basis: Basis
+    note: str
+    measured: dict[str, Measured]
+    slices: list[SliceMeasured] = field(default_factory=list)
+    rows: int | None = None
+    anchor: dict[str, Measured] | None = None
+    anchor_note: str | None = None
     problems: list[str] = field(default_factory=list)
 
 
-def read_sides(base: str, rules: GateParams, *, reset: bool) -> tuple[Sides, GateParams]:
-    sides = Sides()
-    try:
-        sides.problems += Reproduction.load().problems()
-    except RatchetError as exc:
-        sides.problems.append(str(exc))
-    try:
-        sides.commit = resolve(base, "base revision")
-        if not reset:  # a reset is judged by the branch's own rules: its metrics may be new
-            rules, sides.rules_from = base_rules(sides.commit, rules)
-        text = show(sides.commit, METRICS_FILE)
-        if text is not None:
-            sides.base_metrics = parse_metrics(text, f"{base}:{METRICS_FILE}")
-    except RatchetError as exc:
-        sides.problems.append(str(exc))
-    try:
-        sides.new_metrics = parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
-    except FileNotFoundError:
-        sides.problems.append(
-            f"this branch has no {METRICS_FILE}: training did not finish (see the reproduction)"
-        )
-    except RatchetError as exc:
-        sides.problems.append(str(exc))
-    return sides, rules
+def recorded(
+    revision: Revision, names: list[str], new_metrics: dict[str, float]
+) -> dict[str, Measured] | None:
+    """A commit's recorded metrics beside this branch's; None when it has none."""
+    found = revision.metrics()
+    if found is None:
+        return None
+    return {name: Measured(found.get(name), new_metrics.get(name)) for name in names}
 
 
 def measure(
-    commit: str, rules: GateParams, data: DataParams, sides: Sides
-) -> tuple[Basis, str, dict[str, Measured], list[SliceMeasured], int | None]:
-    """Both models on this branch's test rows when they can be; else the recorded metrics."""
-    recorded = sides.base_metrics or {}
-    measured = {
-        name: Measured(recorded.get(name), sides.new_metrics.get(name)) for name in rules.metrics
-    }
+    base: Revision,
+    anchor: Anchor,
+    rules: GateParams,
+    data: DataParams,
+    new_metrics: dict[str, float],
+) -> Measurement:
+    """Both models, and the anchor's, on this branch's test rows when they can be; else their
+    recorded metrics, said so."""
+    names = list(rules.metrics)
+    problems: list[str] = []
+    try:
+        base_recorded = recorded(base, names, new_metrics)
+    except RatchetError as exc:
+        base_recorded, problems = None, [str(exc)]
+    same_model = anchor.revision.model_md5 == base.model_md5
+    where = f"{anchor.why}, {anchor.revision.short}"
 
-    def recorded_instead(
-        why: str,
-    ) -> tuple[Basis, str, dict[str, Measured], list[SliceMeasured], None]:
+    def recorded_instead(why: str) -> Measurement:
+        if base_recorded is None:
+            return Measurement(
+                "recorded",
+                f"nothing: the base has a model, but {why}, and no readable {METRICS_FILE}",
+                {name: Measured(None, new_metrics.get(name)) for name in names},
+                problems=[
+                    *problems,
+                    f"the base's model cannot be compared with this branch's: {why}, and the "
+                    f"base has no readable {METRICS_FILE} to compare with instead",
+                ],
+            )
         note = (
-            f"the base's recorded metrics ({METRICS_FILE} at {commit[:12]}, measured on its own "
+            f"the base's recorded metrics ({METRICS_FILE} at {base.short}, measured on its own "
             f"test rows), because {why}"
         )
-        return "recorded", note, measured, [], None
+        anchor_recorded: dict[str, Measured] | None = base_recorded
+        anchor_note = f"{where}: the base's own model"
+        if not same_model:
+            anchor_recorded = recorded(anchor.revision, names, new_metrics)
+            anchor_note = f"{where}: its recorded metrics, measured on its own test rows"
+        return Measurement(
+            "recorded",
+            note,
+            base_recorded,
+            anchor=anchor_recorded,
+            anchor_note=anchor_note,
+            problems=problems,
+        )
 
-    # The cheap reasons first: fetching or retraining the base's model can take minutes.
-    base = base_data(commit)
-    if base is None:
+    # The cheap reasons first: fetching or retraining a model can take minutes.
+    if base.data is None:
         return recorded_instead("the base's params.yaml has no valid data section")
-    why_not = unlike(base, data)
+    why_not = unlike(base.data, data)
     if why_not is None and not (MODEL_FILE.is_file() and TEST_FILE.is_file()):
         why_not = "this branch has no reproduced model"
     if why_not is not None:
         return recorded_instead(why_not)
-    champion = find_champion(commit)
+    champion = find_model(base)
     if champion.model is None:
-        return recorded_instead(champion.source)
+        return recorded_instead(f"the base's model could not be had: {champion.source}")
+    anchor_model: Champion | None = None
+    anchor_note = f"{where}: the base's own model"
+    if not same_model:
+        anchor_model, anchor_note = anchor_side(anchor, data)
     import joblib
 
     test = read_split(TEST_FILE)
     try:
-        paired, slices = compare(
-            (champion.model, base),
+        paired, slices, since_anchor = compare(
+            (champion.model, base.data),
             (joblib.load(MODEL_FILE), data),
             test,
             rules,
-            [name for name in rules.metrics if name in METRICS[data.task]],
+            [name for name in names if name in METRICS[data.task]],
+            anchor=None
+            if anchor_model is None or anchor.revision.data is None
+            else (anchor_model.model, anchor.revision.data),
         )
     except ValueError as exc:  # e.g. a category the base's model never saw, set to refuse
         said = " ".join(str(exc).split())[:200]
         return recorded_instead(f"the base's model refuses this branch's test rows ({said})")
+    measured = {name: Measured(None, new_metrics.get(name)) for name in names} | paired
+    if same_model:
+        since_anchor = measured
+    if since_anchor is None:
+        try:
+            since_anchor = recorded(anchor.revision, names, new_metrics)
+        except RatchetError as exc:
+            problems.append(str(exc))
+        if since_anchor is None:
+            problems.append(
+                f"the anchor ({anchor_note}) has no readable {METRICS_FILE} to compare with: "
+                "tag a release (v*) on the base branch to move the anchor"
+            )
     note = (
         f"both models on this branch's {len(test):,} test rows; the base's model from "
         f"{champion.source}"
     )
-    return "paired", note, {**measured, **paired}, slices, len(test)
-
-
-def run_gate(base: str, *, reset: bool = False) -> GateResult:
-    """Judge the reproduced branch against `base`, reading everything from git and disk."""
-    params = load_params()
-    sides, rules = read_sides(base, params.gate, reset=reset)
-    basis: Basis = "none"
-    note = "nothing: the base has no metrics yet" if sides.commit else "nothing: no base"
-    measured = {name: Measured(None, sides.new_metrics.get(name)) for name in rules.metrics}
-    slices: list[SliceMeasured] = []
-    rows = None
-    if sides.commit is not None and sides.base_metrics is not None:
-        basis, note, measured, slices, rows = measure(sides.commit, rules, params.data, sides)
-    return judge(
-        base=base,
-        base_commit=sides.commit,
-        rules=rules,
-        thresholds_from=sides.rules_from,
-        measured=measured,
-        basis=basis,
-        basis_note=note,
-        reported=set(METRICS[params.data.task]),
-        rows=rows,
-        slices=slices,
-        reset=reset,
-        problems=sides.problems,
+    return Measurement(
+        "paired", note, measured, slices, len(test), since_anchor, anchor_note, problems
     )
+
+
+def anchor_side(anchor: Anchor, data: DataParams) -> tuple[Champion | None, str]:
+    """The anchor's model, when it can be scored on this branch's rows, and a note on it."""
+    where = f"{anchor.why}, {anchor.revision.short}"
+    if anchor.revision.data is None:
+        return None, f"{where}: its recorded metrics (its params.yaml has no valid data section)"
+    why_not = unlike(anchor.revision.data, data)
+    if why_not is not None:
+        return None, f"{where}: its recorded metrics, measured on its own rows ({why_not})"
+    model = find_model(anchor.revision)
+    if model.model is None:
+        return None, f"{where}: its recorded metrics, measured on its own rows ({model.source})"
+    return model, f"{where}, scored on the same rows; its model from {model.source}"
+
+
+@dataclass(frozen=True)
+class Reset:
+    """A maintainer's baseline reset: asked for (the label's own run, or --baseline-reset), or
+    a label left on from before the latest push, which approves nothing."""
+
+    asked: bool = False
+    stale_label: bool = False
+
+
+def judge_reset(
+    base: Revision, params: Params, reset: Reset, rules: Rules
+) -> tuple[bool, Rules, list[str]]:
+    """Whether a baseline reset is approved, the rules it is judged by, and what to tell.
+
+    The label counts only where no comparison can be fair (new data, target, task or metrics);
+    the base's bounds (min, max) still apply unless the gated metrics themselves changed."""
+    if reset.stale_label and not reset.asked:
+        return (
+            False,
+            rules,
+            [
+                f"the label `{RESET_LABEL}` was given before the latest push, so it approves "
+                "nothing here: a maintainer removes it and labels again to approve this commit"
+            ],
+        )
+    if not reset.asked:
+        return False, rules, []
+    grounds = reset_grounds(base, params)
+    if grounds is None:
+        return (
+            False,
+            rules,
+            [
+                f"the label `{RESET_LABEL}` was refused: this pull request changes neither the "
+                "data, the target, the task nor the gated metrics, so its model is compared with "
+                "the base's as usual"
+            ],
+        )
+    if base.metric_names != set(params.gate.metrics):
+        rules = (params.gate, "branch")  # the base's bounds name other metrics
+    return True, rules, [f"baseline reset approved because {grounds}"]
+
+
+def branch_problems() -> tuple[list[str], dict[str, float]]:
+    """What the reproduction found, what is committed that must not be, and the branch's
+    reproduced metrics."""
+    problems: list[str] = []
+    try:
+        reproduction: Reproduction | None = Reproduction.load()
+        problems += reproduction.problems() if reproduction else []
+    except RatchetError as exc:
+        reproduction = None
+        problems.append(str(exc))
+    if reproduction is None or reproduction.verdict != "refused":
+        # the gate's own look: a record committed in place of a reproduction is one of these
+        problems += untrusted_files(git("ls-files", "-z").split("\0"))
+    try:
+        return problems, parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
+    except FileNotFoundError:
+        problems.append(
+            f"this branch has no {METRICS_FILE}: training did not finish (see the reproduction)"
+        )
+    except RatchetError as exc:
+        problems.append(str(exc))
+    return problems, {}
+
+
+def run_gate(base: str, *, reset: Reset = Reset()) -> tuple[GateResult, Revision | None]:
+    """Judge the reproduced branch against `base`, reading everything from git and disk; the
+    verdict and the base as read, for the report."""
+    params = load_params()
+    problems, new_metrics = branch_problems()
+    rules: Rules = (params.gate, "branch")
+    revision: Revision | None = None
+    try:
+        revision = Revision.read(resolve(base, "base revision"))
+        rules = base_rules(revision, params.gate)
+    except RatchetError as exc:
+        problems.append(str(exc))
+    approved, notes = False, list[str]()
+    if revision is not None:
+        approved, rules, notes = judge_reset(revision, params, reset, rules)
+
+    def nothing(why: str) -> Measurement:
+        return Measurement(
+            "none", why, {name: Measured(None, new_metrics.get(name)) for name in rules[0].metrics}
+        )
+
+    if revision is None:
+        measurement = nothing("nothing: no base")
+    elif approved:
+        measurement = nothing(
+            "nothing: a baseline reset, approved; the base's bounds (min, max) still apply"
+            if rules[1] == "base"
+            else "nothing: a baseline reset of the gated metrics, approved; this branch's "
+            "bounds apply"
+        )
+    elif revision.model_md5 is None:
+        measurement = nothing("nothing: the base has no model yet")
+    else:
+        anchor = find_anchor(revision)
+        assert anchor is not None  # the base has a model
+        measurement = measure(revision, anchor, rules[0], params.data, new_metrics)
+    result = judge(
+        base=base,
+        base_commit=revision.commit if revision else None,
+        rules=rules[0],
+        thresholds_from=rules[1],
+        measured=measurement.measured,
+        basis=measurement.basis,
+        basis_note=measurement.note,
+        reported=set(METRICS[params.data.task]),
+        rows=measurement.rows,
+        slices=measurement.slices,
+        reset=approved,
+        problems=[*problems, *measurement.problems],
+        anchor=measurement.anchor,
+        anchor_note=measurement.anchor_note,
+        notes=notes,
+    )
+    return result, revision
 
 
 def read_text(commit: str | None, path: Path) -> str | None:
@@ -181,14 +337,16 @@ def read_text(commit: str | None, path: Path) -> str | None:
     return show(commit, path)
 
 
-def data_side(commit: str | None) -> DataSide:
-    outs = loose_yaml(read_text(commit, DATA_DVC_FILE)).get("outs") or [{}]
-    summary = read_text(commit, DATA_SUMMARY_FILE)
-    try:
-        rows = json.loads(summary).get("rows") if summary else None
-    except (json.JSONDecodeError, AttributeError):
-        rows = None
-    return DataSide(md5=outs[0].get("md5"), rows=rows)
+def branch_data_side() -> DataSide:
+    branch = Revision(
+        commit="working tree",
+        params_text=None,
+        lock={},
+        metrics_text=None,
+        data_dvc=loose_yaml(read_text(None, DATA_DVC_FILE)),
+        data_summary=read_text(None, DATA_SUMMARY_FILE),
+    )
+    return DataSide(md5=branch.data_md5, rows=branch.data_rows)
 
 
 # The columns each chart reads; a plot file without them is skipped like an unreadable one.
@@ -218,18 +376,19 @@ def plot_frames(commit: str | None) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def collect_report(result: GateResult, *, run_url: str | None = None) -> str:
+def collect_report(result: GateResult, base: Revision | None, *, run_url: str | None = None) -> str:
     """The report's Markdown."""
-    base = result.base_commit
     return render_report(
         ReportInputs(
             result=result,
             head=git_call("rev-parse", "HEAD").stdout.strip() or "working tree",
-            params_base=loose_yaml(read_text(base, PARAMS_FILE)) if base else {},
+            params_base=base.params if base else {},
             params_new=loose_yaml(read_text(None, PARAMS_FILE)),
-            data_base=data_side(base) if base else DataSide(md5=None, rows=None),
-            data_new=data_side(None),
-            plots_base=plot_frames(base) if base else {},
+            data_base=DataSide(md5=base.data_md5, rows=base.data_rows)
+            if base
+            else DataSide(md5=None, rows=None),
+            data_new=branch_data_side(),
+            plots_base=plot_frames(base.commit) if base else {},
             plots_new=plot_frames(None),
             run_url=run_url,
         )

@@ -1,10 +1,11 @@
 """The merge gate's verdict: the branch's model against the base's, metric by metric and slice by
-slice, by the base's rules.
+slice, and against the anchor's (the newest release's), by the base's rules.
 
 Pure: `judge` takes what was measured and the rules, and returns the verdict; `inputs` measures.
 The gate fails closed: anything it could not read or reproduce is a failure. Two cases pass
-without a comparison, each reported as such: a base with no metrics at all (the first model), and
-a baseline reset that a maintainer approved.
+without a comparison, each reported as such: a base with no model at all (the first model), and
+a baseline reset that a maintainer approved where no comparison is possible (the base's bounds
+still hold).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TOLERANCE = 1e-9  # metrics are floats: this only absorbs their representation
 RESET_LABEL = "baseline-reset"
 RESET_HINT = (
     f"a change of data, target, task or metrics is a baseline reset: a maintainer approves it "
-    f"with the label `{RESET_LABEL}` on the pull request"
+    f"with the label `{RESET_LABEL}` on the pull request's latest commit"
 )
 
 
@@ -60,6 +61,12 @@ class MetricCheck(BaseModel):
     threshold: str
     passed: bool
     reasons: list[str]
+    # The same metric against the anchor: the newest release's model on the same rows.
+    anchor: float | None = None
+    anchor_delta: float | None = None
+    anchor_low: float | None = None
+    anchor_high: float | None = None
+    anchor_threshold: str | None = None
 
 
 class SliceCheck(BaseModel):
@@ -91,21 +98,26 @@ class GateResult(BaseModel):
     checks: list[MetricCheck]
     slices: list[SliceCheck] = []
     problems: list[str]
+    anchor_note: str | None = None  # which model the anchor is and where it came from, or why none
+    notes: list[str] = []  # what the reader should know that fails nothing (a refused label)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.verdict == "fail" else 0
 
 
-def describe_threshold(rule: MetricRule) -> str:
-    parts = []
+def describe_limits(rule: MetricRule, units: float | None, pct: float | None) -> str:
     worse = "-" if rule.better == "higher" else "+"
-    if rule.max_regression is not None:
-        parts.append(f"{worse}{rule.max_regression:g}")
-    if rule.max_regression_pct is not None:
-        parts.append(f"{worse}{rule.max_regression_pct:g} %")
-    if rule.max_regression is None and rule.max_regression_pct is None:
-        parts.append("no regression")
+    parts = []
+    if units is not None:
+        parts.append(f"{worse}{units:g}")
+    if pct is not None:
+        parts.append(f"{worse}{pct:g} %")
+    return ", ".join(parts) or "no regression"
+
+
+def describe_threshold(rule: MetricRule) -> str:
+    parts = [describe_limits(rule, rule.max_regression, rule.max_regression_pct)]
     if rule.min is not None:
         parts.append(f"≥ {rule.min:g}")
     if rule.max is not None:
@@ -165,9 +177,10 @@ def check_metric(
     *,
     compare: bool,
     reported: set[str],
+    anchor: Measured | None = None,
 ) -> MetricCheck:
     """One gated metric: the branch's value against the bounds, and, if `compare`, against the
-    base's value by the rule's limits."""
+    base's value by the rule's limits and against the anchor's by the cumulative limits."""
     reasons: list[str] = []
     base, new = measured.base, measured.new
     delta = delta_pct = None
@@ -195,6 +208,19 @@ def check_metric(
                     fail_on=gate.fail_on,
                     confidence=gate.bootstrap.confidence,
                 )
+    if compare and anchor is not None and anchor.base is not None and new is not None:
+        reasons += [
+            f"against the anchor: {reason}"
+            for reason in regression(
+                name,
+                rule.better,
+                anchor,
+                limits=rule.cumulative_limits,
+                fail_on=gate.fail_on,
+                confidence=gate.bootstrap.confidence,
+            )
+        ]
+    anchor_base = anchor.base if anchor is not None else None
     return MetricCheck(
         name=name,
         better=rule.better,
@@ -207,6 +233,13 @@ def check_metric(
         threshold=describe_threshold(rule),
         passed=not reasons,
         reasons=reasons,
+        anchor=anchor_base,
+        anchor_delta=None if anchor_base is None or new is None else new - anchor_base,
+        anchor_low=anchor.low if anchor is not None else None,
+        anchor_high=anchor.high if anchor is not None else None,
+        anchor_threshold=None
+        if anchor_base is None
+        else describe_limits(rule, *rule.cumulative_limits),
     )
 
 
@@ -259,9 +292,14 @@ def judge(
     slices: list[SliceMeasured] | None = None,
     reset: bool = False,
     problems: list[str] | None = None,
+    anchor: dict[str, Measured] | None = None,
+    anchor_note: str | None = None,
+    notes: list[str] | None = None,
 ) -> GateResult:
-    """The verdict. `basis == "none"` means the base has no metrics: bootstrap. `reset` means a
-    maintainer approved this branch as the new baseline: nothing is compared, bounds still hold."""
+    """The verdict. `basis == "none"` means the base has no model: bootstrap. `reset` means a
+    maintainer approved this branch as the new baseline: nothing is compared, bounds still hold.
+    `anchor` holds each metric of the anchor's model (as `base`) and of this branch's, with the
+    interval of the change, when the anchor is not the base's own model."""
     problems = list(problems or [])
     compare = basis != "none" and not reset
     checks = [
@@ -272,6 +310,7 @@ def judge(
             rules,
             compare=compare,
             reported=reported,
+            anchor=(anchor or {}).get(name),
         )
         for name, rule in rules.metrics.items()
     ]
@@ -302,6 +341,8 @@ def judge(
         checks=checks,
         slices=slice_checks,
         problems=problems,
+        anchor_note=anchor_note,
+        notes=list(notes or []),
     )
 
 
@@ -309,13 +350,16 @@ def format_result(result: GateResult) -> str:
     """The human verdict, as the CLI prints it."""
     lines = {
         "pass": f"gate: PASS against {result.base}",
-        "bootstrap": f"gate: BOOTSTRAP PASS: {result.base} has no metrics yet; "
+        "bootstrap": f"gate: BOOTSTRAP PASS: {result.base} has no model yet; "
         "this branch sets the baseline",
         "reset": f"gate: BASELINE RESET against {result.base}: approved with the label "
         f"{RESET_LABEL}; this branch sets the new baseline",
         "fail": f"gate: FAIL against {result.base}",
     }
     out = [lines[result.verdict], f"  compared: {result.basis_note}"]
+    if result.anchor_note:
+        out.append(f"  anchor: {result.anchor_note}")
+    out += [f"  note: {note}" for note in result.notes]
     out += [f"  problem: {problem}" for problem in result.problems]
     for check in result.checks:
         base = "—" if check.base is None else f"{check.base:.6g}"
@@ -329,6 +373,11 @@ def format_result(result: GateResult) -> str:
         out.append(
             f"  {mark} {check.name}: {base} → {new}{interval} (threshold: {check.threshold})"
         )
+        if check.anchor is not None:
+            out.append(
+                f"       against the anchor: {check.anchor:.6g} → {new} "
+                f"(threshold: {check.anchor_threshold})"
+            )
         out += [f"       {reason}" for reason in check.reasons]
     for failed in (check for check in result.slices if not check.passed):
         out += [f"  FAIL slice {reason}" for reason in failed.reasons]

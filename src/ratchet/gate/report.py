@@ -59,7 +59,7 @@ def headline(inputs: ReportInputs) -> str:
         return f"## ✅ Metrics gate passed against {base}"
     if result.verdict == "bootstrap":
         return (
-            f"## 🟡 Bootstrap: {base} has no metrics yet, so nothing is compared; "
+            f"## 🟡 Bootstrap: {base} has no model yet, so nothing is compared; "
             "this pull request sets the baseline"
         )
     if result.verdict == "reset":
@@ -85,16 +85,22 @@ def interval(low: float | None, high: float | None) -> str:
     return f" [{signed(low)}, {signed(high)}]"
 
 
+def change(delta: float | None, base: float | None, low: float | None, high: float | None) -> str:
+    text = signed(delta)
+    if delta is not None and base:
+        text += f" ({signed(delta / abs(base) * 100, 3)} %)"
+    return text + interval(low, high)
+
+
 def metric_row(check: MetricCheck) -> str:
     arrow = "↑" if check.better == "higher" else "↓"
-    delta = signed(check.delta)
-    if check.delta_pct is not None:
-        delta += f" ({signed(check.delta_pct, 3)} %)"
-    delta += interval(check.low, check.high)
+    delta = change(check.delta, check.base, check.low, check.high)
+    since = change(check.anchor_delta, check.anchor, check.anchor_low, check.anchor_high)
     status = "✅" if check.passed else "❌ " + "; ".join(check.reasons)
     return (
         f"| `{check.name}` {arrow} | {number(check.base)} | {number(check.new)} | {delta} "
-        f"| {check.threshold} | {status} |"
+        f"| {check.threshold} | {number(check.anchor)} | {since} "
+        f"| {check.anchor_threshold or '—'} | {status} |"
     )
 
 
@@ -337,9 +343,20 @@ def render_report(inputs: ReportInputs) -> str:
         lines += ["> [!CAUTION]", "> The gate fails closed:"]
         lines += [f"> - {problem}" for problem in result.problems]
         lines.append("")
+    if result.notes:
+        lines += ["> [!NOTE]", *(f"> {note}" for note in result.notes), ""]
     basis = basis_section(result)
     lines += [*basis, ""] if basis else []
-    lines += ["| Metric | Base | This PR | Δ | Allowed | |", "|---|---:|---:|---:|---|---|"]
+    if result.anchor_note:
+        lines += [
+            f"**Anchor:** {result.anchor_note}. Each metric must also stay within its cumulative "
+            "limit of the anchor, so that small regressions cannot add up.",
+            "",
+        ]
+    lines += [
+        "| Metric | Base | This PR | Δ | Allowed | Anchor | Δ since anchor | Allowed | |",
+        "|---|---:|---:|---:|---|---:|---:|---|---|",
+    ]
     lines += [metric_row(check) for check in result.checks]
     lines += ["", *slices_section(result)]
     lines += [*params_section(inputs), "", *data_section(inputs), ""]

@@ -1,4 +1,5 @@
-"""The pipeline's commands: the DVC stages, the current model's summary, and params."""
+"""The pipeline's commands: the DVC stages, the reproduction, the current model's summary, and
+params."""
 
 from __future__ import annotations
 
@@ -67,6 +68,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import current
+    from ratchet.pipeline.reproduction import RECORD, reproduce
+
+    result = reproduce()
+    for problem in result.problems():
+        print(f"reproduce: {problem}")
+    if result.verdict != "reproduced":
+        print(f"reproduce: FAIL ({result.verdict}); wrote {RECORD}")
+        return 1
+    print(f"reproduce: dvc.lock is what this branch's code, data and params make ({RECORD})")
+    if result.model_sha256:
+        current().set_outputs(**{"model-sha256": result.model_sha256})
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     import json
 
@@ -92,6 +109,12 @@ def register(commands: Commands) -> None:
         "--check",
         action="store_true",
         help="print nothing; exit 0 if a run in the store logged the current model, 3 if not",
+    )
+    commands.add(
+        "reproduce",
+        cmd_reproduce,
+        "pull the data, retrain every stage from scratch and hold the committed dvc.lock and "
+        "results against the result (exit 1: refused, stale, different or failed)",
     )
     params = commands.add(
         "params", cmd_params, "print params.yaml as validated, or its JSON Schema"

@@ -1,10 +1,15 @@
-"""Reproduce, never trust: retrain every stage from scratch, then hold the committed dvc.lock
-against what the reproduction wrote.
+"""Reproduce, never trust: pull the data and only the data, check that it is the data data.dvc
+names, retrain every stage from scratch, then hold the committed results against what the
+reproduction wrote.
 
-A lock whose deps or params differ from the reproduction's is stale (the committed results were
-not made from this code, data and params); a lock whose outputs differ names results that this
-code does not make (edited metrics, another model). Either fails the check. What was reproduced
-is kept beside the verdict, so that a machine whose results differ from CI's can commit CI's.
+Before anything runs, files a pull request could commit to stand in for the reproduction or to
+change the judge are refused by name: Python startup hooks, a local DVC config, tracked stage
+outputs or reports. A lock whose deps or params differ from the reproduction's is stale; a lock or
+a committed output (metrics, plots) that differs from what the reproduction wrote, or is missing,
+names results that this code does not make. Each fails the check. What was reproduced is kept
+beside the verdict, so that a machine whose results differ from CI's can commit CI's.
+
+`main.yml` and the release run this too: a reproduction is the only source of a judged model.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from typing import Any, Literal
 
 import yaml
 
-from ratchet.core.dvc import this_python_first
+from ratchet.core.dvc import committed_outputs, stage_outputs, this_python_first, verify_tracked
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256, text, write_all
-from ratchet.core.git import show
-from ratchet.core.paths import LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
+from ratchet.core.git import git, show
+from ratchet.core.paths import DATA_DVC_FILE, LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
 from ratchet.core.settings import flatten, loose_yaml
 
 RECORD = PR_REPORT_DIR / "reproduction.json"
@@ -32,7 +37,11 @@ RECORD = PR_REPORT_DIR / "reproduction.json"
 REPRODUCED = PR_REPORT_DIR / "reproduced"
 STALE = "dvc.lock is stale: run make run and commit dvc.lock"
 
-Verdict = Literal["reproduced", "stale", "differs", "failed"]
+Verdict = Literal["reproduced", "stale", "differs", "refused", "failed"]
+# Files Python runs at start-up from any folder on sys.path (site's sitecustomize, usercustomize
+# and .pth files): committed, they would run inside the judge before a line of Ratchet does.
+STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+LOCAL_DVC_CONFIG = ".dvc/config.local"
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,13 @@ class Reproduction:
     stale: list[str] = field(default_factory=list)  # deps and params recorded differently
     differs: list[str] = field(default_factory=list)  # outputs recorded differently
     error: str | None = None  # why the reproduction itself failed
+    refused: list[str] = field(default_factory=list)  # committed files that no check may trust
     model_sha256: str | None = None
 
     def problems(self) -> list[str]:
         """What fails the check, in the words the report and the log show."""
+        if self.verdict == "refused":
+            return [f"refused before anything ran: {reason}" for reason in self.refused]
         if self.verdict == "failed":
             return [f"the pipeline could not be reproduced: {self.error}"]
         if self.verdict == "stale":
@@ -147,16 +159,64 @@ def tracking() -> str:
     return os.environ.get("RATCHET_TRACKING") or default
 
 
+def untrusted_files(tracked: list[str]) -> list[str]:
+    """Why committed files must not enter the check, one reason per kind, naming the files."""
+    reasons = []
+    hooks = [path for path in tracked if Path(path).name in STARTUP_HOOKS or path.endswith(".pth")]
+    if hooks:
+        reasons.append(
+            f"{', '.join(hooks)}: Python startup hooks (sitecustomize, usercustomize, .pth) would "
+            "run inside the check; remove them"
+        )
+    if LOCAL_DVC_CONFIG in tracked:
+        reasons.append(
+            f"{LOCAL_DVC_CONFIG} is committed: it would choose the DVC remote the check pulls "
+            "from; remove it (the project's remote is in .dvc/config)"
+        )
+    outputs = [path for path, cached in stage_outputs().items() if cached]
+    standing_in = [
+        path
+        for path in tracked
+        if any(path == out or path.startswith(f"{out}/") for out in outputs)
+        or path.startswith(f"{PR_REPORT_DIR.as_posix()}/")
+    ]
+    if standing_in:
+        reasons.append(
+            f"{', '.join(standing_in)}: committed in place of what the check makes (stage outputs "
+            f"live in the DVC cache, reports in {PR_REPORT_DIR}/ are written by the check); "
+            "remove them from git"
+        )
+    return reasons
+
+
+def uncommitted_outputs() -> list[str]:
+    """The committed outputs (`cache: false`) whose reproduced files differ from HEAD's, or that
+    HEAD lacks: a deleted reports/metrics.json is not a base without metrics."""
+    paths = committed_outputs()
+    if not paths:
+        return []
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *paths)
+    return sorted({line[3:].strip() for line in status.splitlines() if line.strip()})
+
+
 def reproduce() -> Reproduction:
-    """Run every stage again (`dvc repro --force`: no cache or remote stands in for a stage),
-    then compare the lock committed at HEAD with the lock the run wrote. Writes the record and
-    the reproduced results to reports/pr/, whatever the verdict."""
+    """Refuse untrusted files, pull the data (only the data) and re-hash it against data.dvc, run
+    every stage again (`dvc repro --force`: no cache or remote stands in for a stage), then compare
+    the lock and the committed outputs at HEAD with what the run wrote. Writes the record and the
+    reproduced results to reports/pr/, whatever the verdict."""
     for old in (RECORD, REPRODUCED):
         if old.is_dir():
             shutil.rmtree(old)
         old.unlink(missing_ok=True)
+    refused = untrusted_files(git("ls-files", "-z").split("\0"))
+    if refused:
+        result = Reproduction(verdict="refused", refused=refused)
+        write_all({RECORD: text(result.to_json())})
+        return result
     committed_text = show("HEAD", LOCK_FILE)
     try:
+        _run([sys.executable, "-m", "dvc", "pull", "--quiet", str(DATA_DVC_FILE)])
+        verify_tracked(DATA_DVC_FILE)
         _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking())
     except RatchetError as exc:
         result = Reproduction(verdict="failed", error=str(exc))
@@ -164,6 +224,7 @@ def reproduce() -> Reproduction:
         committed = loose_yaml(committed_text)  # a broken lock names no stage: all are stale
         reproduced = yaml.safe_load(LOCK_FILE.read_text()) or {}
         stale, differs = compare_locks(committed, reproduced)
+        differs = sorted({*differs, *uncommitted_outputs()})
         if committed_text is None:
             stale = [f"{LOCK_FILE} (not committed)"]
         verdict: Verdict = "stale" if stale else "differs" if differs else "reproduced"
@@ -177,8 +238,6 @@ def reproduce() -> Reproduction:
 
 def keep_reproduced() -> None:
     """Copy the reproduced dvc.lock and the outputs it leaves to git into reports/pr/reproduced/."""
-    from ratchet.core.dvc import committed_outputs
-
     REPRODUCED.mkdir(parents=True, exist_ok=True)
     shutil.copy2(LOCK_FILE, REPRODUCED / LOCK_FILE.name)
     for output in committed_outputs():

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ratchet.core.errors import RatchetError
-from ratchet.gate.reproduction import Reproduction, compare_locks, tracking
+from ratchet.pipeline.reproduction import Reproduction, compare_locks, tracking
 
 LOCK: dict[str, Any] = {
     "schema": "2.0",
