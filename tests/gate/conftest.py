@@ -50,7 +50,8 @@ def loop(main_with_a_model: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     folder = tmp_path_factory.mktemp("loop")
     shutil.copytree(main_with_a_model, folder, symlinks=True, dirs_exist_ok=True)
     project = Project(folder / "project")
-    project.run("dvc", "remote", "modify", "-q", "local", "url", str(folder / "remote"))
+    # in .dvc/config.local (git ignores it), so that checking out main keeps this module's remote
+    project.run("dvc", "remote", "modify", "--local", "-q", "local", "url", str(folder / "remote"))
     return project
 
 

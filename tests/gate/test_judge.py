@@ -13,8 +13,8 @@ from ratchet.core.git import show
 from ratchet.core.metrics import parse_metrics
 from ratchet.core.settings import GateParams
 from ratchet.gate.inputs import base_rules
-from ratchet.gate.revision import Revision
 from ratchet.gate.judge import GateResult, Measured, SliceMeasured, format_result, judge
+from ratchet.gate.revision import Revision
 
 RULES = GateParams.model_validate(
     {

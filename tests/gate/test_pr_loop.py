@@ -149,15 +149,31 @@ def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_pa
     assert reasons[0] == (
         "this branch's task does not report rmse: a change of data, target, task or metrics is a "
         "baseline reset: a maintainer approves it with the label `baseline-reset` on the pull "
-        "request"
+        "request's latest commit"
     )
 
-    labelled = {"pull_request": {"number": 7, "head": {"sha": "a" * 40}, "base": {"ref": "main"}}}
-    labelled["pull_request"]["labels"] = [{"name": "documentation"}, {"name": "baseline-reset"}]
-    env = actions_env(tmp_path / "runner", labelled)
-    reset = loop.ratchet("gate", "--base", "main", env=env)
+    pull_request = {"number": 7, "head": {"sha": "a" * 40}, "base": {"ref": "main"}}
+    pull_request["labels"] = [{"name": "documentation"}, {"name": "baseline-reset"}]
+    # a push after the label: the label is still on, but it approved another commit
+    pushed = {"action": "synchronize", "pull_request": pull_request}
+    later = loop.ratchet(
+        "gate", "--base", "main", env=actions_env(tmp_path / "a", pushed), check=False
+    )
+    assert later.returncode == 1 and "gate: FAIL against main" in later.stdout
+    assert "was given before the latest push, so it approves nothing here" in later.stdout
+
+    labelled = {
+        "action": "labeled",
+        "label": {"name": "baseline-reset"},
+        "pull_request": pull_request,
+    }
+    reset = loop.ratchet("gate", "--base", "main", env=actions_env(tmp_path / "b", labelled))
     assert "gate: BASELINE RESET against main" in reset.stdout
+    assert "baseline reset approved because the task changed from regression to classification" in (
+        reset.stdout
+    )
     gate = json.loads(loop.read("reports/pr/gate.json"))
+    # the metric set changed too: the base's bounds name other metrics, this branch's apply
     assert gate["verdict"] == "reset" and gate["thresholds_from"] == "branch"
     assert loop.read("reports/pr/report.md").startswith("## 🔄 Baseline reset against `main`")
 

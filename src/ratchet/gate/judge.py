@@ -208,18 +208,24 @@ def check_metric(
                     fail_on=gate.fail_on,
                     confidence=gate.bootstrap.confidence,
                 )
+    per_pr = (rule.max_regression, rule.max_regression_pct)
+    same_check = anchor == measured and rule.cumulative_limits == per_pr  # the anchor is the base
     if compare and anchor is not None and anchor.base is not None and new is not None:
-        reasons += [
-            f"against the anchor: {reason}"
-            for reason in regression(
-                name,
-                rule.better,
-                anchor,
-                limits=rule.cumulative_limits,
-                fail_on=gate.fail_on,
-                confidence=gate.bootstrap.confidence,
-            )
-        ]
+        reasons += (
+            []
+            if same_check
+            else [
+                f"against the anchor: {reason}"
+                for reason in regression(
+                    name,
+                    rule.better,
+                    anchor,
+                    limits=rule.cumulative_limits,
+                    fail_on=gate.fail_on,
+                    confidence=gate.bootstrap.confidence,
+                )
+            ]
+        )
     anchor_base = anchor.base if anchor is not None else None
     return MetricCheck(
         name=name,

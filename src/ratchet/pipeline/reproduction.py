@@ -28,7 +28,7 @@ import yaml
 from ratchet.core.dvc import committed_outputs, stage_outputs, this_python_first, verify_tracked
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256, text, write_all
-from ratchet.core.git import git, show
+from ratchet.core.git import git, git_call, show
 from ratchet.core.paths import DATA_DVC_FILE, LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
 from ratchet.core.settings import flatten, loose_yaml
 
@@ -195,8 +195,10 @@ def uncommitted_outputs() -> list[str]:
     paths = committed_outputs()
     if not paths:
         return []
-    status = git("status", "--porcelain", "--untracked-files=all", "--", *paths)
-    return sorted({line[3:].strip() for line in status.splitlines() if line.strip()})
+    status = git_call("status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
+    if status.returncode != 0:
+        raise RatchetError(f"`git status` failed: {status.stderr.strip()}")
+    return sorted({entry[3:] for entry in status.stdout.split("\0") if entry})
 
 
 def reproduce() -> Reproduction:
