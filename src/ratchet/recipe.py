@@ -1,5 +1,9 @@
 """Yours to edit: the model recipe, i.e. feature preparation and the estimators params may name.
 
+A change here needs your ML maintainers' review (.github/CODEOWNERS): this code runs inside
+the check that judges a pull request, where it could rewrite the judge's files or read the
+test rows.
+
 Everything it needs comes from params.yaml and the data schema; the pipeline calls `build_model`
 and treats the result as a plain scikit-learn estimator.
 """

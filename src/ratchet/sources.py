@@ -1,5 +1,9 @@
 """Yours to edit: where new data comes from, for drift monitoring and for retraining.
 
+A change here needs your ML maintainers' review (.github/CODEOWNERS): this code runs in the
+pull request's checks and, once merged, in the retraining job, which pushes the rows it returns
+to the data remote as the next training data.
+
 Recent inputs come from the service's prediction log when it holds enough of them, and else from
 a CSV; the demo's CSVs in data/ are the month after the training window (`monitor.current`) and
 the months after it (data/upcoming/). A deployment replaces what does not fit, e.g. with a query
