@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ratchet.comment.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.core.errors import RatchetError
-from ratchet.gate.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.github.api import GitHubAPI, message
 
 WATERMARK = "ratchet-metrics-gate"

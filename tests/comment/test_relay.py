@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ratchet.gate.relay import Allowance, Relay, own_comment, serving, watermark
+from ratchet.comment.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.github.api import GitHubAPI
 from tests.fake_github import TOKEN, FakeGitHub, cml_watermark
 

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from ratchet.core.errors import RatchetError
-from ratchet.gate.comment import (
+from ratchet.comment.post import (
     COMMENT_LIMIT,
     CUT_NOTE,
     cml_command,
@@ -31,9 +30,10 @@ from ratchet.gate.comment import (
     length,
     read_artifact,
 )
+from ratchet.core.errors import RatchetError
+from tests.comment.conftest import CML_COMMIT, cml_source, stand_in
 from tests.conftest import ROOT
 from tests.fake_github import HEAD, TOKEN, FakeGitHub, cml_watermark
-from tests.gate.conftest import CML_COMMIT, cml_source, stand_in
 
 PASSED = "## ✅ Metrics gate passed\n"
 
