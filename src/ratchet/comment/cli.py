@@ -26,7 +26,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     run_url = run.workflow_run.get("html_url")
     run_url = str(run_url) if run_url else None
     if args.dry_run:
-        print(preview(artifact, str(head_sha), conclusion, run_url))
+        print(preview(artifact, str(head_sha), conclusion, run_url, run.server_url))
         return 0
     if args.cml is None:
         raise RatchetError(
@@ -44,6 +44,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
             cml=args.cml,
             conclusion=conclusion,
             run_url=run_url,
+            server=run.server_url,
         )
     )
     return 0
