@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ratchet.gate.relay import self_signed
+from ratchet.comment.relay import self_signed
 from tests.fake_github import FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[1]

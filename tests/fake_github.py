@@ -3,8 +3,11 @@
 It holds one pull request and its comments, pages them as GitHub does (30 a page unless
 `per_page` says otherwise, up to 100, with absolute `Link` URLs), refuses a body over GitHub's
 65,536 characters, lets the job's token edit anyone's comment (as a token with
-`pull-requests: write` may) and records every request. A second, plain-HTTP listener stands in
-for CML's asset store, so that a test sees any file that CML would upload.
+`pull-requests: write` may) and records every request. It answers GraphQL's `viewer { login }`
+(at /api/graphql, beside /api/v3) with `login`: whoever the token is, who writes the comments it
+creates (`github-actions[bot]` for a job's GITHUB_TOKEN, `NAME[bot]` for an App's). A second,
+plain-HTTP listener stands in for CML's asset store, so that a test sees any file that CML would
+upload.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 TOKEN = "ghs_the_jobs_token"
 PREFIX = "/api/v3"  # GitHub Enterprise Server's layout: GITHUB_API_URL ends in /api/v3
+GRAPHQL = "/api/graphql"  # and its GraphQL endpoint
+VIEWER = "query { viewer { login } }"
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
 USERS = {
     "github-actions[bot]": BOT,
+    "ratchet-app[bot]": {"login": "ratchet-app[bot]", "id": 200001, "type": "Bot"},  # an App
     "alice": {"login": "alice", "id": 101, "type": "User"},
     "mallory": {"login": "mallory", "id": 666, "type": "User"},
 }
@@ -56,6 +62,7 @@ class FakeGitHub:
     uploads: list[bytes] = field(default_factory=list)
     link_host: str | None = None  # write `Link` URLs for this host instead of ours
     writable: bool = True  # False: the token may not write to pull requests
+    login: str = BOT["login"]  # whoever the token is
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seed(
@@ -65,7 +72,7 @@ class FakeGitHub:
         the bot; at `foreign`, someone else's comment quoting the watermark."""
         for position in range(1, count + 1):
             if position in ours:
-                self.add("github-actions[bot]", f"Earlier report {position}\n\n{cml_watermark()}")
+                self.add(self.login, f"Earlier report {position}\n\n{cml_watermark()}")
             elif position in foreign:
                 self.add("mallory", f"Quoting the marker at {position}\n\n{cml_watermark()}")
             else:
@@ -86,7 +93,7 @@ class FakeGitHub:
         return {comment["id"]: comment for comment in self.comments}
 
     def writes(self) -> list[Call]:
-        return [call for call in self.calls if call.method != "GET"]
+        return [call for call in self.calls if call.method != "GET" and call.path != GRAPHQL]
 
     # --- serving ---------------------------------------------------------------------------------
 
@@ -126,6 +133,8 @@ class FakeGitHub:
         if authorization.rsplit(" ", 1)[-1] != TOKEN:
             return 401, {"message": "Bad credentials"}, ""
         parts = urlsplit(url)
+        if method == "POST" and parts.path == GRAPHQL:
+            return self.graphql(raw)
         path = parts.path.removeprefix(PREFIX)
         if method == "GET":
             return self.read(path, parts.path, parse_qs(parts.query))
@@ -138,13 +147,20 @@ class FakeGitHub:
         if len(body) > 65_536:
             return 422, {"message": "Body is too long (maximum is 65536 characters)"}, ""
         if method == "POST" and path == f"/repos/{self.repository}/issues/{self.pr}/comments":
-            return 201, self.add("github-actions[bot]", body), ""
+            return 201, self.add(self.login, body), ""
         found = re.fullmatch(rf"/repos/{self.repository}/issues/comments/(\d+)", path)
         comment = self.by_id().get(int(found.group(1))) if found else None
         if method == "PATCH" and comment is not None:
             comment["body"] = body
             return 200, comment, ""
         return 404, {"message": "Not Found"}, ""
+
+    def graphql(self, raw: bytes) -> tuple[int, Any, str]:
+        """The one query the comment job asks: who the token is (GitHub answers 200 either way)."""
+        query = " ".join(str(json.loads(raw or b"{}").get("query")).split())
+        if query != VIEWER:
+            return 200, {"errors": [{"message": f"not served here: {query}"}]}, ""
+        return 200, {"data": {"viewer": {"login": self.login}}}, ""
 
     def read(self, path: str, full_path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:
         if found := re.fullmatch(r"/users/([^/]+)", path):

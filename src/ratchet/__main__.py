@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ratchet.comment import cli as comment
 from ratchet.core.cli import build_parser, run
 from ratchet.gate import cli as gate
 from ratchet.monitor import cli as monitor
@@ -15,7 +16,14 @@ from ratchet.pipeline import cli as pipeline
 from ratchet.release import cli as release
 from ratchet.serve import cli as serve
 
-PARTS = (pipeline.register, gate.register, serve.register, release.register, monitor.register)
+PARTS = (
+    pipeline.register,
+    gate.register,
+    comment.register,
+    serve.register,
+    release.register,
+    monitor.register,
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -171,7 +171,7 @@ def test_a_long_report_is_cut_in_bytes_so_the_comment_job_takes_it() -> None:
     """40,000 characters of Δ are 120,000 bytes: over the comment job's 65,000-byte limit."""
     text = render_report(inputs(9.0, params_base={}, params_new={"note": "Δ" * 40_000}))
     assert len(text.encode()) < 65_000
-    assert text.endswith("… (truncated: see the workflow run for the full report)\n")
+    assert text.endswith("… (truncated: the report is longer than a comment may be)\n")
 
 
 def test_a_plot_file_without_its_columns_costs_its_chart_not_the_report(
@@ -183,3 +183,10 @@ def test_a_plot_file_without_its_columns_costs_its_chart_not_the_report(
     (tmp_path / "reports/plots/roc.csv").write_text("x,y\n1,2\n")
     (tmp_path / "reports/plots/confusion.csv").write_text('"unclosed\n')
     assert list(plot_frames(None)) == ["predictions.csv"]
+
+
+def test_the_report_promises_nothing_of_the_artifact() -> None:
+    """It links the run that made it; what the artifact holds, the comment lists as it finds it."""
+    text = render_report(inputs(9.0))
+    assert text.endswith("\nMade by [this workflow run](https://github.com/o/r/actions/runs/1).\n")
+    assert "artifact" not in text and "HTML" not in text

@@ -30,3 +30,20 @@ def test_the_token_goes_to_the_apis_host_only(github: FakeGitHub, trust: None) -
     assert len(github.calls) == 1
     with pytest.raises(RatchetError, match="must be an https URL"):
         GitHubAPI("http://127.0.0.1:1/api/v3", TOKEN)
+
+
+def test_who_the_token_is_from_graphql(github: FakeGitHub, trust: None) -> None:
+    """GraphQL's viewer, which answers for an App's installation token too (REST's GET /user
+    does not); on GitHub Enterprise Server at /api/graphql, beside /api/v3."""
+    api = GitHubAPI(github.api_url, TOKEN)
+    assert api.graphql_url == github.api_url.removesuffix("/v3") + "/graphql"
+    assert (
+        GitHubAPI("https://api.github.com", TOKEN).graphql_url == "https://api.github.com/graphql"
+    )
+    assert api.viewer_login() == "github-actions[bot]"
+    github.login = "ratchet-app[bot]"
+    assert api.viewer_login() == "ratchet-app[bot]"
+    with pytest.raises(RatchetError, match="GraphQL 'query { repository"):
+        api.graphql("query { repository { id } }")
+    with pytest.raises(RatchetError, match="answered 401: Bad credentials"):
+        GitHubAPI(github.api_url, "wrong").viewer_login()

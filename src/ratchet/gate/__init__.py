@@ -1,1 +1,1 @@
-"""The merge gate: the verdict on a pull request's model, its report, and the one PR comment."""
+"""The merge gate: the verdict on a pull request's model and its report (`comment/` posts it)."""

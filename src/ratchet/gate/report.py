@@ -364,12 +364,11 @@ def render_report(inputs: ReportInputs) -> str:
     if inputs.run_url:
         lines += [
             "",
-            f"Full report and HTML plots: [workflow run]({inputs.run_url}) "
-            "(artifact `metrics-report`).",
+            f"Made by [this workflow run]({inputs.run_url}).",
         ]
     text = "\n".join(lines).rstrip() + "\n"
     encoded = text.encode()
     if len(encoded) > MAX_BYTES:
         kept = encoded[:MAX_BYTES].decode(errors="ignore")  # never half a character
-        text = kept + "\n\n… (truncated: see the workflow run for the full report)\n"
+        text = kept + "\n\n… (truncated: the report is longer than a comment may be)\n"
     return text

@@ -20,6 +20,7 @@ from ratchet.core.errors import RatchetError
 class Run:
     repository: str | None = None  # owner/name
     repository_url: str | None = None  # https://github.com/owner/name
+    server_url: str = "https://github.com"  # GITHUB_SERVER_URL: github.com, or the GHES host
     run_url: str | None = None
     api_url: str = "https://api.github.com"  # GITHUB_API_URL: the REST API, also on GHES
     token: str | None = field(default=None, repr=False)  # GITHUB_TOKEN or GH_TOKEN, if set
@@ -87,6 +88,7 @@ def current(environ: Mapping[str, str] = os.environ) -> Run:
     return Run(
         repository=repository,
         repository_url=f"{server}/{repository}" if repository else None,
+        server_url=server,
         run_url=f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else None,
         api_url=environ.get("GITHUB_API_URL") or Run.api_url,
         token=environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None,

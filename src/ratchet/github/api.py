@@ -79,6 +79,34 @@ class GitHubAPI:
             reason = getattr(exc, "reason", exc)
             raise RatchetError(f"cannot reach the GitHub API at {self.host}: {reason}") from None
 
+    @property
+    def graphql_url(self) -> str:
+        """GitHub's GraphQL endpoint: /graphql beside the REST API's root, or on GitHub
+        Enterprise Server, whose REST API is at /api/v3, /api/graphql."""
+        if self.base.endswith("/api/v3"):
+            return self.base.removesuffix("/v3") + "/graphql"
+        return self.base + "/graphql"
+
+    def graphql(self, query: str) -> Any:
+        """The `data` of a GraphQL query (GitHub answers its errors with 200 and `errors`)."""
+        answer = self.request("POST", self.graphql_url, {"query": query})
+        data = answer.data if isinstance(answer.data, dict) else {}
+        if answer.status != 200 or data.get("errors") or "data" not in data:
+            said = data.get("errors") or message(answer.data)
+            raise RatchetError(f"GraphQL {query!r} answered {answer.status}: {said}")
+        return data["data"]
+
+    def viewer_login(self) -> str:
+        """Who the token is: `github-actions[bot]` for a job's GITHUB_TOKEN, `NAME[bot]` for a
+        GitHub App's installation token, a person's login for their token. From GraphQL's
+        `viewer`: REST's GET /user refuses installation tokens."""
+        data = self.graphql("query { viewer { login } }")
+        viewer = data.get("viewer") if isinstance(data, dict) else None
+        login = viewer.get("login") if isinstance(viewer, dict) else None
+        if not isinstance(login, str) or not login:
+            raise RatchetError("GitHub did not say who the token is (GraphQL viewer.login)")
+        return login
+
     def get(self, path: str) -> Response:
         answer = self.request("GET", path)
         if answer.status != 200:

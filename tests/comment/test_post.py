@@ -19,30 +19,42 @@ from typing import Any
 
 import pytest
 
-from ratchet.core.errors import RatchetError
-from ratchet.gate.comment import (
+from ratchet.comment.inert import ZERO_WIDTH_SPACE
+from ratchet.comment.post import (
     COMMENT_LIMIT,
     CUT_NOTE,
     cml_command,
     cml_environment,
     cml_tail,
     compose,
-    defuse_mentions,
     length,
     read_artifact,
 )
+from ratchet.core.errors import RatchetError
+from tests.comment.conftest import CML_COMMIT, cml_source, stand_in
+from tests.comment.test_inert import CONTEXTS, MENTIONS, REFERENCES, github_links
 from tests.conftest import ROOT
 from tests.fake_github import HEAD, TOKEN, FakeGitHub, cml_watermark
-from tests.gate.conftest import CML_COMMIT, cml_source, stand_in
 
 PASSED = "## ✅ Metrics gate passed\n"
+# What the check's artifact holds (reports/pr/), and the comment's last line, which says so.
+FILES = ("gate.json", "head-sha", "pr-number", "report.md", "reproduced/", "reproduction.json")
+HOLDS = (
+    "\n\n---\n\nThe workflow run's artifact `metrics-report` holds `gate.json`, `head-sha`, "
+    "`pr-number`, `report.md`, `reproduced/`, `reproduction.json`."
+)
 
 
 def artifact(folder: Path, number: str = "42", head: str = HEAD, report: str = PASSED) -> Path:
+    """The artifact as the PR check uploads it."""
     folder.mkdir(exist_ok=True)
     (folder / "pr-number").write_text(number + "\n")
     (folder / "head-sha").write_text(head + "\n")
     (folder / "report.md").write_text(report)
+    (folder / "gate.json").write_text("{}\n")
+    (folder / "reproduction.json").write_text("{}\n")
+    (folder / "reproduced").mkdir(exist_ok=True)
+    (folder / "reproduced/dvc.lock").write_text("schema: '2.0'\n")
     return folder
 
 
@@ -77,33 +89,37 @@ def test_missing_or_oversized_report(tmp_path: Path) -> None:
         read_artifact(folder, HEAD)
 
 
-def test_mentions_of_people_and_teams_notify_nobody() -> None:
-    text = "Thanks @alice, cc @acme/ml-team (@bob) &#64;carol &#x40;dan &commat;erin"
-    assert defuse_mentions(text) == (
-        "Thanks @\u200balice, cc @\u200bacme/ml-team (@\u200bbob) "
-        "&#64;\u200bcarol &#x40;\u200bdan &commat;\u200berin"
+def test_the_artifacts_contents_are_listed_as_read(tmp_path: Path) -> None:
+    folder = artifact(tmp_path / "a")
+    assert read_artifact(folder, HEAD).files == FILES
+    (folder / "plots.html").write_text("<html></html>")
+    (folder / "`@alice #1`.md").write_text("a name to show nobody")
+    assert set(read_artifact(folder, HEAD).files) == {*FILES, "plots.html", "`@alice #1`.md"}
+    body = compose(PASSED, "success", None, read_artifact(folder, HEAD).files)
+    assert body.endswith(
+        "holds `gate.json`, `head-sha`, `plots.html`, `pr-number`, `report.md`, `reproduced/`, "
+        "`reproduction.json` and 1 more."
     )
-    untouched = "mail ops@example.com, pin pkg@1.2, a lone @ sign"
-    assert defuse_mentions(untouched) == untouched
 
 
 def test_the_header_states_the_runs_conclusion_whatever_the_report_claims() -> None:
-    body = compose(PASSED, "failure", "https://github.com/o/r/actions/runs/9")
+    body = compose(PASSED, "failure", "https://github.com/o/r/actions/runs/9", FILES)
     assert body == (
         "**`metrics-gate`: ❌ failed**, as the workflow run reports it ([workflow run]"
         "(https://github.com/o/r/actions/runs/9)). The report below was written by this pull "
-        "request's code.\n\n---\n\n" + PASSED
+        "request's code.\n\n---\n\n" + PASSED + HOLDS
     )
-    assert compose(PASSED, "", None).startswith("**`metrics-gate`: ⚠️ unknown**, as the workflow")
+    unknown = compose(PASSED, "", None, FILES)
+    assert unknown.startswith("**`metrics-gate`: ⚠️ unknown**, as the workflow")
 
 
 def test_a_report_over_githubs_limit_is_cut_with_a_note() -> None:
     report = "## Report\n\n```text\n" + "a row of the table 😀\n" * 4000
-    body = compose(report, "success", None)
+    body = compose(report, "success", None, FILES)
     assert length(report) > COMMENT_LIMIT >= length(body + cml_tail(HEAD))
     kept, note = body.split(CUT_NOTE)
-    assert note == "" and kept.endswith("a row of the table 😀\n\n```")  # the code block closed
-    assert compose("short\n", "success", None).endswith("short\n")
+    assert note == HOLDS and kept.endswith("a row of the table 😀\n\n```")  # the block closed
+    assert compose("short\n", "success", None, FILES).endswith("short\n" + HOLDS)
 
 
 def test_the_exact_cml_command_and_its_whole_environment(tmp_path: Path) -> None:
@@ -144,7 +160,7 @@ def test_dry_run_prints_the_comment_and_contacts_nothing(tmp_path: Path) -> None
         text=True,
         check=True,
     )
-    assert result.stdout == compose(PASSED, "", None) + "\n"
+    assert result.stdout == compose(PASSED, "", None, FILES) + "\n"
 
 
 def test_the_comment_path_needs_only_the_standard_library(tmp_path: Path) -> None:
@@ -190,6 +206,7 @@ def make_pr_comment(
         "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
         "RUNNER_TEMP": str(tmp_path),
         "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SERVER_URL": "https://ghe.example.com",  # a GitHub Enterprise Server
         "GITHUB_API_URL": github.api_url,
         "GITHUB_TOKEN": TOKEN,
         "SSL_CERT_FILE": str(certificate[0]),  # Python trusts the fake API as it trusts GitHub
@@ -234,7 +251,7 @@ def test_a_foreign_watermark_is_never_edited_and_never_blocks(
     )
     assert github.by_id()[1010]["body"] == before and len(github.comments) == 45
     assert github.by_id()[1040]["body"] == compose(
-        PASSED, "failure", "https://github.com/o/r/runs/9"
+        PASSED, "failure", "https://github.com/o/r/runs/9", FILES
     ) + "\n\n" + cml_watermark(HEAD)
 
 
@@ -273,7 +290,56 @@ def test_the_posted_report_is_honest(
     body = github.comments[-1]["body"]
     assert body.startswith("**`metrics-gate`: ❌ failed**, as the workflow run reports it")
     assert "Reviewed by @\u200balice and @\u200bacme/ml-team." in body
-    assert len(body) <= 65_536 and body.endswith(CUT_NOTE + "\n\n" + cml_watermark(HEAD))
+    assert len(body) <= 65_536 and body.endswith(CUT_NOTE + HOLDS + "\n\n" + cml_watermark(HEAD))
+
+
+def test_the_posted_comment_mentions_and_references_nothing(
+    tmp_path: Path, github: FakeGitHub, poster: Path, certificate: tuple[Path, Path]
+) -> None:
+    """Every spelling of a mention and of a cross-reference, in text, in an HTML block and in
+    code, one to a line: as posted, GitHub would link none of them."""
+    lines = [
+        context.format(spelling).replace("\n", " ")
+        for spelling in [*MENTIONS.values(), *REFERENCES.values()]
+        for context in CONTEXTS.values()
+    ]
+    report = PASSED + "<div>\n\n" + "\n\n".join(lines) + "\n\n</div>\n"
+    result = make_pr_comment(tmp_path, github, poster, certificate, report=report)
+    assert posted(result, github) == ["POST /issues/42/comments"]
+    body = github.comments[-1]["body"].removesuffix(cml_watermark(HEAD))  # an image's URL
+    assert body.count(ZERO_WIDTH_SPACE) >= len(lines)  # each line is there, made inert
+    linked = {line: github_links(line) for line in body.splitlines() if github_links(line)}
+    assert linked == {}
+
+
+def test_the_comment_promises_only_what_the_artifact_holds(
+    tmp_path: Path, github: FakeGitHub, poster: Path, certificate: tuple[Path, Path]
+) -> None:
+    """The comment's last line lists the artifact as the job downloaded it; the report, as the
+    gate writes it, promises nothing of its own (see tests/gate/test_report.py)."""
+    result = make_pr_comment(tmp_path, github, poster, certificate)
+    assert posted(result, github) == ["POST /issues/42/comments"]
+    assert github.comments[-1]["body"].endswith(HOLDS + "\n\n" + cml_watermark(HEAD))
+    assert sorted(path.name for path in (tmp_path / "metrics-report").iterdir()) == [
+        name.rstrip("/") for name in FILES
+    ]
+
+
+def test_an_app_tokens_comment_is_found_and_updated(
+    tmp_path: Path, github: FakeGitHub, poster: Path, certificate: tuple[Path, Path]
+) -> None:
+    """Posted with a GitHub App's token: its comment is ours, and no second one is made; the
+    GITHUB_TOKEN's comment of an earlier run is not ours (and not edited)."""
+    github.seed(12, ours=(3,), foreign=(10,))  # by github-actions[bot]
+    github.login = "ratchet-app[bot]"
+    github.seed(45, ours=(40,), foreign=(7,))  # 45 more: the App's report is the 52nd comment
+    ours, earlier = 1052, github.by_id()[1003]["body"]
+    first = make_pr_comment(tmp_path / "first", github, poster, certificate)
+    second = make_pr_comment(tmp_path / "second", github, poster, certificate, report="## v2\n")
+    assert posted(second, github) == [f"PATCH /issues/comments/{ours}"] * 2
+    assert first.returncode == 0 and len(github.comments) == 57
+    assert github.by_id()[ours]["body"].startswith("**`metrics-gate`: ❌ failed**")
+    assert "## v2" in github.by_id()[ours]["body"] and github.by_id()[1003]["body"] == earlier
 
 
 def test_a_pr_that_moved_on_is_not_commented(
@@ -337,7 +403,8 @@ def test_a_file_the_report_names_is_posted_as_text(
     report = f"## Report\n\n{text}\n"
     result = make_pr_comment(tmp_path, github, cml, certificate, report=report)
     assert posted(result, github) == ["POST /issues/42/comments"]
-    assert github.comments[-1]["body"].endswith(f"\n\n---\n\n{report}\n\n{cml_watermark(HEAD)}")
+    body = github.comments[-1]["body"]
+    assert body.endswith(f"\n\n---\n\n{report}{HOLDS}\n\n{cml_watermark(HEAD)}")
     assert github.uploads == []
 
 

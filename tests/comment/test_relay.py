@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from ratchet.gate.relay import Allowance, Relay, own_comment, serving, watermark
+from ratchet.comment.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.github.api import GitHubAPI
 from tests.fake_github import TOKEN, FakeGitHub, cml_watermark
 
 TITLE = "ratchet-metrics-gate"
+BOT = "github-actions[bot]"  # who a job's GITHUB_TOKEN is
 BODY = "the report\n\n" + cml_watermark()
 
 
@@ -47,7 +48,7 @@ def relayed(github: FakeGitHub, trust: None) -> Iterator[tuple[Relay, Any]]:
     """The relay for PR 42 of o/r, where our comment is 1040 and mallory's 1010 quotes the mark."""
     github.seed(45, ours=(40,), foreign=(10,))
     api = GitHubAPI(github.api_url, TOKEN)
-    ours = own_comment(api.issue_comments("o/r", 42), TITLE)
+    ours = own_comment(api.issue_comments("o/r", 42), TITLE, BOT)
     relay = Relay(api, Allowance("o/r", 42, ours, BODY))
     with serving(relay) as (url, certificate):
         yield relay, client(url, certificate, relay.client_token)
@@ -57,22 +58,21 @@ def test_the_watermark_is_cmls() -> None:
     assert watermark(TITLE, "cafe" * 10) == cml_watermark()
 
 
-def test_our_comment_is_the_bots_newest_with_the_exact_watermark() -> None:
-    bot = {"login": "github-actions[bot]", "type": "Bot"}
+def test_our_comment_is_the_tokens_newest_with_the_exact_watermark() -> None:
+    bot = {"login": BOT, "type": "Bot"}
+    app = {"login": "ratchet-app[bot]", "type": "Bot"}
     comments = [
         {"id": 1, "user": bot, "body": f"old\n\n{cml_watermark()}"},
         {"id": 2, "user": bot, "body": f"newer\n\n{cml_watermark()}"},
         {"id": 3, "user": {"login": "mallory", "type": "User"}, "body": cml_watermark()},
-        {
-            "id": 4,
-            "user": {"login": "github-actions[bot]", "type": "User"},
-            "body": cml_watermark(),
-        },
+        {"id": 4, "user": app, "body": f"the App's\n\n{cml_watermark()}"},
         {"id": 5, "user": bot, "body": cml_watermark().replace(TITLE, f"{TITLE}-2")},
         {"id": 6, "user": bot, "body": "a comment of another workflow"},
     ]
-    assert own_comment(comments, TITLE) == comments[1]
-    assert own_comment(comments[2:], TITLE) is None
+    assert own_comment(comments, TITLE, BOT) == comments[1]
+    assert own_comment(comments, TITLE, "ratchet-app[bot]") == comments[3]
+    assert own_comment(comments[2:], TITLE, BOT) is None
+    assert own_comment(comments, TITLE, "mallory") == comments[2]  # a person's token: theirs
 
 
 def test_cml_sees_only_our_comment_and_may_update_it_once(
@@ -112,7 +112,7 @@ def test_with_no_comment_of_ours_cml_may_create_one(github: FakeGitHub, trust: N
     github.seed(3, foreign=(2,))
     api = GitHubAPI(github.api_url, TOKEN)
     relay = Relay(
-        api, Allowance("o/r", 42, own_comment(api.issue_comments("o/r", 42), TITLE), BODY)
+        api, Allowance("o/r", 42, own_comment(api.issue_comments("o/r", 42), TITLE, BOT), BODY)
     )
     with serving(relay) as (url, certificate):
         call = client(url, certificate, relay.client_token)

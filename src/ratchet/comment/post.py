@@ -3,8 +3,9 @@
 The artifact it reads was made by untrusted pull-request code, so nothing in it is run or trusted:
 the PR number must be a plain number and the PR's live head the commit the report was made from;
 the report is posted as text, under a first line that states the check's conclusion as GitHub
-reports it, with its @mentions defused and cut to GitHub's limit; CML publishes no file it links
-to, starts with nothing of this job's environment, and reaches GitHub only through the relay
+reports it, made inert (`inert.py`: no mention, no cross-reference) and cut to GitHub's limit,
+over a last line that lists what the artifact holds. CML publishes no file the report links to,
+starts with nothing of this job's environment, and reaches GitHub only through the relay
 (`relay.py`), which lets it write our one comment and nothing else.
 Standard library only: this runs with the system Python and no install.
 """
@@ -19,8 +20,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ratchet.comment.inert import inert
+from ratchet.comment.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.core.errors import RatchetError
-from ratchet.gate.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.github.api import GitHubAPI, message
 
 WATERMARK = "ratchet-metrics-gate"
@@ -33,15 +35,14 @@ CONCLUSIONS = {
 MAX_REPORT_BYTES = 65_000
 COMMENT_LIMIT = 65_536  # the most characters GitHub takes in a comment
 SHA = re.compile(r"[0-9a-f]{40}")
-# An @ that GitHub could read as a mention (@user, @org/team), also written as an HTML entity:
-# one not preceded by a letter or digit (as in an e-mail address), followed by a name.
-MENTION = re.compile(r"(?<![A-Za-z0-9])(@|&#0*64;|&#x0*40;|&commat;)(?=[A-Za-z0-9])", re.I)
-ZERO_WIDTH_SPACE = "\u200b"
+ARTIFACT = "metrics-report"  # what pr.yml uploads reports/pr/ as
+PLAIN_NAME = re.compile(r"[\w.-]{1,100}/?", re.ASCII)  # a name the comment may show
+MAX_LISTED = 30
 FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")  # a line that opens or closes a code block
 MAX_FENCE = 64  # the longest fence the cut closes (a longer one stays open)
 CUT_NOTE = (
     "\n\n---\n\n✂️ **The report is cut here**: it is longer than a GitHub comment can be. "
-    "The whole report is in the workflow run's artifact `metrics-report`."
+    f"The whole report is in the workflow run's artifact `{ARTIFACT}`."
 )
 
 
@@ -50,6 +51,7 @@ class Artifact:
     pr_number: int
     head_sha: str
     report: Path
+    files: tuple[str, ...]  # what it holds: `name` for a file, `name/` for a folder
 
 
 def read_artifact(folder: Path, run_head_sha: str) -> Artifact:
@@ -71,13 +73,16 @@ def read_artifact(folder: Path, run_head_sha: str) -> Artifact:
         raise RatchetError(f"the artifact has no report.md in {folder}")
     if report.stat().st_size > MAX_REPORT_BYTES:
         raise RatchetError(f"{report} is over {MAX_REPORT_BYTES} bytes: GitHub would refuse it")
-    return Artifact(pr_number=int(number_text), head_sha=head_sha, report=report)
+    files = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir())
+    return Artifact(int(number_text), head_sha, report, tuple(files))
 
 
-def defuse_mentions(text: str) -> str:
-    """A zero-width space after each @ that could mention someone: the report is the pull
-    request's text, and must not notify people or teams in the name of the repository's bot."""
-    return MENTION.sub(lambda found: found.group(1) + ZERO_WIDTH_SPACE, text)
+def listing(files: tuple[str, ...]) -> str:
+    """What the artifact holds, as read when the comment is made: the comment promises nothing
+    else. Names are the pull request's, so one that is not plain is counted, not shown."""
+    shown = [f"`{name}`" for name in files if PLAIN_NAME.fullmatch(name)][:MAX_LISTED]
+    more = f" and {len(files) - len(shown)} more" if len(files) > len(shown) else ""
+    return f"The workflow run's artifact `{ARTIFACT}` holds {', '.join(shown)}{more}."
 
 
 def length(text: str) -> int:
@@ -112,11 +117,19 @@ def cml_tail(sha: str) -> str:
     return "\n\n" + watermark(WATERMARK, sha)
 
 
-def compose(report: str, conclusion: str, run_url: str | None) -> str:
-    """The comment: the check's conclusion as GitHub reports it, then the PR-written report.
+def compose(
+    report: str,
+    conclusion: str,
+    run_url: str | None,
+    files: tuple[str, ...],
+    server: str = "https://github.com",
+) -> str:
+    """The comment: the check's conclusion as GitHub reports it, the PR-written report made inert,
+    and what the artifact holds.
 
-    The report is written by the pull request's code, so it could claim anything; the first line
-    is not, and a reader can tell the two apart. With CML's watermark, it fits GitHub's limit.
+    The report is written by the pull request's code, so it could claim anything; the first and
+    last lines are not, and a reader can tell them apart. With CML's watermark, it fits GitHub's
+    limit. `server` is the GitHub the job runs on, whose URLs are references too.
     """
     said = CONCLUSIONS.get(conclusion, f"⚠️ {conclusion or 'unknown'}")
     run = f" ([workflow run]({run_url}))" if run_url else ""
@@ -124,8 +137,9 @@ def compose(report: str, conclusion: str, run_url: str | None) -> str:
         f"**`metrics-gate`: {said}**, as the workflow run reports it{run}. The report below was "
         "written by this pull request's code.\n\n---\n\n"
     )
-    room = COMMENT_LIMIT - length(header) - length(cml_tail("0" * 40))
-    return header + cut(defuse_mentions(report), room)
+    footer = "\n\n---\n\n" + inert(listing(files), server)
+    room = COMMENT_LIMIT - length(header) - length(footer) - length(cml_tail("0" * 40))
+    return header + cut(inert(report, server), room) + footer
 
 
 def cml_command(cml: Path, relay_url: str, repository: str, pr: int, text: Path) -> list[str]:
@@ -158,9 +172,16 @@ def cml_environment(*, home: Path, sha: str, certificate: Path, token: str) -> d
     }
 
 
-def preview(folder: Path, run_head_sha: str, conclusion: str, run_url: str | None) -> str:
+def preview(
+    folder: Path,
+    run_head_sha: str,
+    conclusion: str,
+    run_url: str | None,
+    server: str = "https://github.com",
+) -> str:
     """The comment that `post` would write, from the artifact alone."""
-    return compose(read_report(read_artifact(folder, run_head_sha)), conclusion, run_url)
+    artifact = read_artifact(folder, run_head_sha)
+    return compose(read_report(artifact), conclusion, run_url, artifact.files, server)
 
 
 def read_report(artifact: Artifact) -> str:
@@ -188,6 +209,7 @@ def post(
     cml: Path,
     conclusion: str = "",
     run_url: str | None = None,
+    server: str = "https://github.com",
 ) -> str:
     """Create or update the PR's one comment, unless the PR has moved on (the newer run's
     comment follows)."""
@@ -201,8 +223,8 @@ def post(
             f"skipped: PR #{pr} is now at {live_head[:12]}, not {artifact.head_sha[:12]}; "
             "the newer run will comment"
         )
-    body = compose(read_report(artifact), conclusion, run_url)
-    ours = own_comment(api.issue_comments(repository, pr), WATERMARK)
+    body = compose(read_report(artifact), conclusion, run_url, artifact.files, server)
+    ours = own_comment(api.issue_comments(repository, pr), WATERMARK, api.viewer_login())
     relay = Relay(api, Allowance(repository, pr, ours, body + cml_tail(artifact.head_sha)))
     with (
         tempfile.TemporaryDirectory(prefix="ratchet-comment-") as scratch,

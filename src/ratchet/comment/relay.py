@@ -7,8 +7,8 @@ on a thread of more than 30 comments our own comment is never found and a new on
 time. CML has no option to change that, so it talks to this relay instead of GitHub:
 
 - the relay holds the job's token; CML gets a random one that only the relay accepts;
-- it reads every comment, on every page, and shows CML only ours (the newest by the bot, with
-  the exact watermark) or none, so that CML cannot pick anything else;
+- it reads every comment, on every page, and shows CML only ours (the newest by the job's token,
+  with the exact watermark) or none, so that CML cannot pick anything else;
 - it forwards one write and only that one: the update of our comment, or a new comment when we
   have none, carrying exactly the text Ratchet composed; anything else is refused.
 
@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 from ratchet.core.errors import RatchetError
 from ratchet.github.api import GitHubAPI, Response
 
-BOT_LOGIN = "github-actions[bot]"  # who writes the comments of a job's GITHUB_TOKEN
 API = "/api/v3"  # where CML looks for the API of a host that is not github.com
 MAKE_CERTIFICATE = shlex.split(
     "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
@@ -61,19 +60,16 @@ def watermark_pattern(title: str) -> re.Pattern[str]:
     )
 
 
-def own_comment(
-    comments: list[dict[str, Any]], title: str, bot_login: str = BOT_LOGIN
-) -> dict[str, Any] | None:
-    """Our comment: the newest one written by the bot and carrying the watermark. Anybody can
-    paste the watermark, so a comment by anyone else is never ours."""
+def own_comment(comments: list[dict[str, Any]], title: str, author: str) -> dict[str, Any] | None:
+    """Our comment: the newest one that `author` (whoever the job's token is) wrote with the
+    watermark. Anybody can paste the watermark, so a comment by anyone else is never ours."""
     pattern = watermark_pattern(title)
     ours = [
         comment
         for comment in comments
         if isinstance(comment.get("id"), int)
         and isinstance(user := comment.get("user"), dict)
-        and user.get("login") == bot_login
-        and user.get("type") == "Bot"
+        and user.get("login") == author
         and pattern.search(str(comment.get("body") or ""))
     ]
     return max(ours, key=lambda comment: int(comment["id"])) if ours else None
