@@ -171,8 +171,8 @@ def test_the_image_runs_under_the_manifests_security_context_and_drains_on_sigte
             listed = docker("exec", running_name, "ls", str(log.parent), check=False).stdout
             time.sleep(0.3)
         assert ".jsonl" in listed, f"no prediction log in {log.parent}"
-        logs = docker("logs", running_name).stderr + docker("logs", running_name).stdout
-        assert "Read-only file system" not in logs
+        logs = docker("logs", running_name)
+        assert "Read-only file system" not in logs.stdout + logs.stderr
 
         grace = pod["terminationGracePeriodSeconds"]
         started = time.monotonic()

@@ -54,7 +54,9 @@ def crd_validator(api_version: str, kind: str) -> jsonschema.Draft7Validator:
 
 
 def validate(obj: Object) -> None:
-    if "." in obj["apiVersion"].split("/")[0] and "k8s.io" not in obj["apiVersion"]:
+    """Against its CRD's schema if its API group is one of those vendored, else Kubernetes'."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    if group in {path.name.split("_")[0] for path in SCHEMAS.glob("*.json")}:
         crd_validator(obj["apiVersion"], obj["kind"]).validate(obj)
     else:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
