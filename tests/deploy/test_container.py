@@ -25,13 +25,15 @@ from ratchet.release.smoke import http, smoke_test
 from tests.conftest import Project
 from tests.deploy.render import Object, container, only, render
 from tests.release.test_bento import a_fork
+from tests.release.test_container import docker
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
 
 def docker_missing() -> str | None:
-    """Why no container can run here, or None when a Docker daemon answers."""
+    """Why no container can run here, or None when a Docker daemon answers (buildx is not
+    needed, unlike tests/release/test_container.py: see `builder`)."""
     if shutil.which("docker") is None:
         return "no docker CLI on PATH"
     try:
@@ -41,13 +43,6 @@ def docker_missing() -> str | None:
     if info.returncode != 0:
         return f"no Docker daemon answers ({info.stderr.strip().splitlines()[-1:]})"
     return None
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
-    return result
 
 
 def builder() -> dict[str, str]:
