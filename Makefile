@@ -16,9 +16,10 @@ IN ?= data/current.csv
 OUT ?= reports/predictions.csv
 PYTEST_ARGS ?=
 BENCH ?= pipeline serve predict monitor
+ENV ?= staging
 
 .PHONY: help install run test test-fast lint format ui pr-check serve predict monitor retrain image \
-	bench
+	manifests bench
 
 ##@ Start here
 
@@ -80,6 +81,9 @@ retrain: install retrain-data ## add new data, retrain, commit the result on bra
 	python -m ratchet retrain-commit
 
 image: install bento container smoke-image ## build the service image of the current model, smoke-test it (Docker)
+
+manifests: install ## print the Kubernetes objects of an overlay: make manifests ENV=production
+	kubectl kustomize "deploy/overlays/$(ENV)"
 
 # --- Installing ----------------------------------------------------------------------------------
 
