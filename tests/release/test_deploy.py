@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -355,7 +356,7 @@ def test_a_repository_without_the_overlay_is_told_which_file_is_missing(
     assert github.writes() == []
 
 
-def promote_env(tmp_path: Path, event: dict[str, object] | None = None) -> dict[str, str]:
+def promote_env(tmp_path: Path, event: dict[str, Any] | None = None) -> dict[str, str]:
     return actions_env(
         tmp_path / "runner", {"repository": {"default_branch": "main"}, **(event or {})}
     )
