@@ -141,9 +141,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_deploy_set_image(args: argparse.Namespace) -> int:
     from ratchet.release.deploy import parse_image, set_overlay_image
 
-    print(
-        f"deploy-set-image: {set_overlay_image(args.env, parse_image(args.image), args.overlays)}"
-    )
+    print(f"deploy-set-image: {set_overlay_image(args.env, parse_image(args.image))}")
     return 0
 
 
@@ -303,9 +301,6 @@ def register(commands: Commands) -> None:
     set_image.add_argument("--env", required=True, help="the overlay, e.g. staging")
     set_image.add_argument(
         "--image", required=True, help="the image by digest: ghcr.io/OWNER/REPO@sha256:<64 hex>"
-    )
-    set_image.add_argument(
-        "--overlays", type=Path, default=Path("deploy/overlays"), help=argparse.SUPPRESS
     )
     deploy_pr = commands.add(
         "deploy-pr",

@@ -164,13 +164,13 @@ def set_image(content: str, image: Image, source: str) -> str:
     return "".join(lines)
 
 
-def overlay(env: str, overlays: Path = OVERLAYS) -> Path:
+def overlay(env: str) -> Path:
     """The kustomization of environment `env`, which must be one of the overlays."""
-    known = sorted(path.parent.name for path in overlays.glob(f"*/{KUSTOMIZATION}"))
+    known = sorted(path.parent.name for path in OVERLAYS.glob(f"*/{KUSTOMIZATION}"))
     if env not in known:
         have = f"the overlays are {', '.join(known)}" if known else "there is none"
-        raise RatchetError(f"no overlay {env!r} in {overlays}/: {have}")
-    return overlays / env / KUSTOMIZATION
+        raise RatchetError(f"no overlay {env!r} in {OVERLAYS}/: {have}")
+    return OVERLAYS / env / KUSTOMIZATION
 
 
 def change(env: str, before: Image, after: Image) -> str:
@@ -179,9 +179,9 @@ def change(env: str, before: Image, after: Image) -> str:
     return f"{env}: {before} -> {after}"
 
 
-def set_overlay_image(env: str, image: Image, overlays: Path = OVERLAYS) -> str:
+def set_overlay_image(env: str, image: Image) -> str:
     """Set the overlay's image in place (atomically); say what changed."""
-    path = overlay(env, overlays)
+    path = overlay(env)
     content = path.read_text(encoding="utf-8")
     before = current_image(content, str(path))
     if before != image:
