@@ -438,7 +438,7 @@ def test_the_training_jobs_run_on_the_runner_a_repository_variable_names(
 
 
 def test_only_the_training_jobs_follow_the_runner_variable() -> None:
-    """A job that holds a write token stays on GitHub's own runners."""
+    """The jobs that comment, publish, promote or hold the App's token stay on GitHub's runners."""
     training = {("pr.yml", "metrics-gate"), ("main.yml", "reproduce"), ("retrain.yml", "retrain")}
     training.add(("release.yml", "image"))
     for name in WORKFLOWS:
