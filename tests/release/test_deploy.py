@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ratchet.core.errors import RatchetError
+from ratchet.github.api import GitHubAPI
 from ratchet.release.deploy import Image, current_image, parse_image, set_image, valid_image
 from tests.conftest import ROOT
 from tests.fake_github import TOKEN, FakeGitHub
@@ -256,8 +257,8 @@ def release_env(
 
 
 def patch(github: FakeGitHub, number: int) -> dict[str, str]:
-    """Each changed file's diff, as GitHub lists a pull request's files."""
-    files = github.git.diff(next(p for p in github.git.pulls if p["number"] == number))
+    """Each changed file's diff, as GitHub's API lists a pull request's files."""
+    files = GitHubAPI(github.api_url, TOKEN).all_pages(f"/repos/o/r/pulls/{number}/files")
     return {file["filename"]: file["patch"] for file in files}
 
 
