@@ -163,6 +163,25 @@ def test_an_unknown_environment_is_refused_naming_the_overlays(repo: Path) -> No
     )
 
 
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_the_templates_own_overlays_take_an_image(tmp_path: Path, env: str) -> None:
+    """The overlays this repository ships, edited in a copy: two values change, nothing else."""
+    if not (ROOT / "deploy/overlays" / env / "kustomization.yaml").is_file():
+        pytest.skip(f"this checkout has no deploy/overlays/{env}/kustomization.yaml")
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "the template's overlays")
+    image = f"ghcr.io/acme/model@{NEW}"
+    result = system_python(tmp_path, "deploy-set-image", "--env", env, "--image", image)
+    assert result.returncode == 0, result.stderr
+    changed = git(tmp_path, "diff", "--numstat").split()
+    assert changed == ["2", "2", f"deploy/overlays/{env}/kustomization.yaml"]
+    path = tmp_path / "deploy/overlays" / env / "kustomization.yaml"
+    (entry,) = [e for e in yaml.safe_load(path.read_text())["images"] if e["name"] == "ratchet"]
+    assert entry == {"name": "ratchet", "newName": "ghcr.io/acme/model", "digest": NEW}
+
+
 def test_the_entry_is_found_in_other_layouts_and_keeps_its_quotes() -> None:
     content = (
         "images:\n"

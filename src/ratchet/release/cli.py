@@ -174,14 +174,14 @@ def cmd_deploy_pr(args: argparse.Namespace) -> int:
     from ratchet.release.deploy import parse_image, propose, release_proposal
 
     api, run, repository = github_api()
-    reference = args.image or "@".join(
-        filter(None, (run.env.get("RATCHET_IMAGE"), run.env.get("RATCHET_DIGEST")))
+    image = parse_image(
+        args.image
+        or "@".join(filter(None, (run.env.get("RATCHET_IMAGE"), run.env.get("RATCHET_DIGEST"))))
     )
     notes = args.notes or (run.temp / "release-notes" / NOTES_FILE if run.temp else NOTES_FILE)
     if not notes.is_file():
         raise RatchetError(f"{notes} not found: write it with `python -m ratchet release-notes`")
     base = run.default_branch
-    image = parse_image(reference)
     proposal = release_proposal(
         api,
         repository,
