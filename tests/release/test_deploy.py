@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from ratchet.github.api import GitHubAPI
 from ratchet.release.deploy import Image, current_image, parse_image, set_image, valid_image
 from tests.conftest import ROOT
 from tests.fake_github import TOKEN, FakeGitHub
+from tests.release.test_publish import git
+from tests.release.test_publish import ratchet as system_python  # no site-packages, as ci.mk
 from tests.stand_ins import actions_env
 
 OLD = "sha256:" + "0" * 64
@@ -62,26 +63,6 @@ def overlays(root: Path, staging: str = OLD, production: str = OLD) -> dict[str,
     return files
 
 
-def git(repo: Path, *args: str) -> str:
-    identity = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
-    return subprocess.run(
-        ["git", "-C", str(repo), *identity, *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def system_python(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`python -m ratchet ARGS` on the interpreter alone (no site-packages), from this checkout."""
-    return subprocess.run(
-        [sys.executable, "-S", "-m", "ratchet", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "src")},
-        capture_output=True,
-        text=True,
-    )
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     repo = tmp_path / "fork"
@@ -114,7 +95,7 @@ def test_the_image_entry_changes_and_nothing_else(repo: Path) -> None:
         "+    newName: ghcr.io/acme/model # your fork's image: ghcr.io/<owner>/<repo>, lower case",
         f"+    digest: {NEW}  # a digest, never a tag: it cannot move under a running cluster",
     ]
-    assert git(repo, "status", "--porcelain") == f" M {STAGING}\n"  # production left alone
+    assert git(repo, "status", "--porcelain") == f"M {STAGING}"  # production left alone
     images = yaml.safe_load((repo / STAGING).read_text())["images"]
     assert images == [
         {"name": "ratchet", "newName": "ghcr.io/acme/model", "digest": NEW},
