@@ -4,7 +4,8 @@
 
 .PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce gate \
 	install-cml pr-comment check-drift drift-alert retrain-data retrain-commit retrain-pr \
-	check-tag bento container smoke-image push-image release-notes github-release promote
+	check-tag bento container smoke-image push-image release-notes github-release promote \
+	deploy-staging deploy-promote
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
@@ -95,3 +96,12 @@ github-release:
 
 promote:
 	python -m ratchet promote
+
+# The deploy pull requests (release.yml's `staging` job, promote.yml): the default branch's code on
+# the system Python, no install, with the App's token in GH_TOKEN. The release's image goes to
+# staging; promotion copies the image staging runs to production.
+deploy-staging:
+	PYTHONPATH=src python3 -m ratchet deploy-pr --env staging
+
+deploy-promote:
+	PYTHONPATH=src python3 -m ratchet deploy-promote --from staging --to production

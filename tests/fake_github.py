@@ -1,17 +1,22 @@
-"""GitHub's REST API as far as the comment job and CML 0.20.6 use it, served on loopback over TLS.
+"""GitHub's REST API as far as the comment job, CML 0.20.6 and the deploy pull requests use it,
+served on loopback over TLS.
 
 It holds one pull request and its comments, pages them as GitHub does (30 a page unless
 `per_page` says otherwise, up to 100, with absolute `Link` URLs), refuses a body over GitHub's
 65,536 characters, lets the job's token edit anyone's comment (as a token with
 `pull-requests: write` may) and records every request. It answers GraphQL's `viewer { login }`
 (at /api/graphql, beside /api/v3) with `login`: whoever the token is, who writes the comments it
-creates (`github-actions[bot]` for a job's GITHUB_TOKEN, `NAME[bot]` for an App's). A second,
-plain-HTTP listener stands in for CML's asset store, so that a test sees any file that CML would
-upload.
+creates (`github-actions[bot]` for a job's GITHUB_TOKEN, `NAME[bot]` for an App's). For the deploy
+pull requests it also holds a repository's branches and files (`Git`): refs, the contents API,
+pull requests and their files, answering as GitHub's REST API does. A second, plain-HTTP listener
+stands in for CML's asset store, so that a test sees any file that CML would upload.
 """
 
 from __future__ import annotations
 
+import base64
+import difflib
+import hashlib
 import json
 import re
 import ssl
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 TOKEN = "ghs_the_jobs_token"
@@ -50,6 +55,51 @@ class Call:
     payload: Any = None
 
 
+def blob_sha(content: str) -> str:
+    """The sha git gives a file's content, as the contents API reports it."""
+    raw = content.encode()
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()
+
+
+@dataclass
+class Git:
+    """A repository's branches (name: commit), its commits (sha: the tree, path: text) and its
+    pull requests, as far as the contents API sees them."""
+
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, dict[str, str]] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+
+    def commit(self, branch: str, files: dict[str, str], message: str = "seed") -> str:
+        """Commit `files` over what `branch` holds (a new branch starts empty)."""
+        tree = {**self.commits.get(self.branches.get(branch, ""), {}), **files}
+        sha = hashlib.sha1(json.dumps([self.branches.get(branch), tree, message]).encode())
+        self.commits[sha.hexdigest()] = tree
+        self.messages[sha.hexdigest()] = message
+        self.branches[branch] = sha.hexdigest()
+        return sha.hexdigest()
+
+    def tree(self, ref: str) -> dict[str, str] | None:
+        """The files at a branch or a commit."""
+        return self.commits.get(self.branches.get(ref, ref))
+
+    def diff(self, pull: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pull request's files, with a unified `patch` each, as GitHub lists them."""
+        base, head = self.tree(pull["base"]["ref"]) or {}, self.tree(pull["head"]["ref"]) or {}
+        files = []
+        for path in sorted(set(base) | set(head)):
+            if base.get(path) == head.get(path):
+                continue
+            lines = difflib.unified_diff(
+                base.get(path, "").splitlines(), head.get(path, "").splitlines(), lineterm="", n=3
+            )
+            patch = "\n".join(line for line in lines if not line.startswith(("---", "+++")))
+            status = "added" if path not in base else "removed" if path not in head else "modified"
+            files.append({"filename": path, "status": status, "patch": patch})
+        return files
+
+
 @dataclass
 class FakeGitHub:
     certificate: Path
@@ -63,6 +113,7 @@ class FakeGitHub:
     link_host: str | None = None  # write `Link` URLs for this host instead of ours
     writable: bool = True  # False: the token may not write to pull requests
     login: str = BOT["login"]  # whoever the token is
+    git: Git = field(default_factory=Git)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seed(
@@ -153,6 +204,22 @@ class FakeGitHub:
         if method == "PATCH" and comment is not None:
             comment["body"] = body
             return 200, comment, ""
+        return self.write_git(method, path, json.loads(raw) if raw else {})
+
+    def write_git(self, method: str, path: str, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        """Branches, files and pull requests: POST and PATCH of refs, PUT of contents, pulls."""
+        repo = f"/repos/{self.repository}"
+        if method == "POST" and path == f"{repo}/git/refs":
+            branch = str(payload["ref"]).removeprefix("refs/heads/")
+            return self.set_ref(branch, payload["sha"], create=True)
+        if method == "PATCH" and (found := re.fullmatch(rf"{repo}/git/refs/heads/(.+)", path)):
+            return self.set_ref(unquote(found.group(1)), payload["sha"], create=False)
+        if method == "PUT" and (found := re.fullmatch(rf"{repo}/contents/(.+)", path)):
+            return self.put_contents(unquote(found.group(1)), payload)
+        if method == "POST" and path == f"{repo}/pulls":
+            return self.open_pull(payload)
+        if method == "PATCH" and (found := re.fullmatch(rf"{repo}/pulls/(\d+)", path)):
+            return self.edit_pull(int(found.group(1)), payload)
         return 404, {"message": "Not Found"}, ""
 
     def graphql(self, raw: bytes) -> tuple[int, Any, str]:
@@ -162,6 +229,60 @@ class FakeGitHub:
             return 200, {"errors": [{"message": f"not served here: {query}"}]}, ""
         return 200, {"data": {"viewer": {"login": self.login}}}, ""
 
+    def set_ref(self, branch: str, sha: str, *, create: bool) -> tuple[int, Any, str]:
+        if create == (branch in self.git.branches):
+            exists = "already exists" if create else "does not exist"
+            return 422, {"message": f"Reference {exists}"}, ""
+        if sha not in self.git.commits:
+            return 422, {"message": "Object does not exist"}, ""
+        self.git.branches[branch] = sha
+        return (201 if create else 200), self.ref(branch), ""
+
+    def put_contents(self, file: str, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        """A commit of one file on a branch; refused if the file changed since its `sha`."""
+        branch = payload.get("branch") or "main"
+        tree = self.git.tree(branch)
+        if tree is None:
+            return 404, {"message": "Branch not found"}, ""
+        if file in tree and payload.get("sha") != blob_sha(tree[file]):
+            return 409, {"message": f"{file} does not match {payload.get('sha')}"}, ""
+        content = base64.b64decode(payload["content"]).decode()
+        sha = self.git.commit(branch, {file: content}, payload["message"])
+        written = {"path": file, "sha": blob_sha(content)}
+        return 200, {"content": written, "commit": {"sha": sha}}, ""
+
+    def edit_pull(self, number: int, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        pulls = [pull for pull in self.git.pulls if pull["number"] == number]
+        if not pulls:
+            return 404, {"message": "Not Found"}, ""
+        pulls[0].update({key: payload[key] for key in ("title", "body") if key in payload})
+        return 200, pulls[0], ""
+
+    def open_pull(self, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        git, head, base = self.git, payload.get("head"), payload.get("base")
+        if head not in git.branches or base not in git.branches:
+            return 422, {"message": "Validation Failed: head or base does not exist"}, ""
+        if git.tree(head) == git.tree(base):
+            return 422, {"message": f"No commits between {base} and {head}"}, ""
+        if any(p["head"]["ref"] == head and p["state"] == "open" for p in git.pulls):
+            return 422, {"message": f"A pull request already exists for {head}"}, ""
+        number = 100 + len(git.pulls)
+        pull = {
+            "number": number,
+            "state": "open",
+            "title": payload["title"],
+            "body": payload.get("body"),
+            "head": {"ref": head, "label": f"{self.repository.split('/')[0]}:{head}"},
+            "base": {"ref": base},
+            "html_url": f"https://github.example/{self.repository}/pull/{number}",
+        }
+        git.pulls.append(pull)
+        return 201, pull, ""
+
+    def ref(self, branch: str) -> dict[str, Any]:
+        sha = self.git.branches[branch]
+        return {"ref": f"refs/heads/{branch}", "object": {"sha": sha, "type": "commit"}}
+
     def read(self, path: str, full_path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:
         if found := re.fullmatch(r"/users/([^/]+)", path):
             user = USERS.get(found.group(1))
@@ -170,6 +291,35 @@ class FakeGitHub:
             return 200, {"number": self.pr, "head": {"sha": self.head}}, ""
         if path == f"/repos/{self.repository}/issues/{self.pr}/comments":
             return self.page(full_path, query)
+        return self.read_git(path, query)
+
+    def read_git(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:
+        """A branch's ref, a file's contents at a ref, the open pull requests and their files."""
+        repo, git = f"/repos/{self.repository}", self.git
+        if found := re.fullmatch(rf"{repo}/git/ref/heads/(.+)", path):
+            branch = unquote(found.group(1))
+            found_ref = (200, self.ref(branch), "") if branch in git.branches else None
+            return found_ref or (404, {"message": "Not Found"}, "")
+        if found := re.fullmatch(rf"{repo}/contents/(.+)", path):
+            file, tree = unquote(found.group(1)), git.tree(query.get("ref", ["main"])[0])
+            if tree is None or file not in tree:
+                return 404, {"message": "Not Found"}, ""
+            content = base64.b64encode(tree[file].encode()).decode()
+            answer = {"type": "file", "encoding": "base64", "content": content, "path": file}
+            return 200, {**answer, "sha": blob_sha(tree[file])}, ""
+        if path == f"{repo}/pulls":
+            wanted = {key: values[0] for key, values in query.items()}
+            pulls = [
+                pull
+                for pull in git.pulls
+                if pull["state"] == wanted.get("state", "open")
+                and wanted.get("head") in (None, pull["head"]["label"])
+                and wanted.get("base") in (None, pull["base"]["ref"])
+            ]
+            return 200, pulls, ""
+        if found := re.fullmatch(rf"{repo}/pulls/(\d+)/files", path):
+            pulls = [pull for pull in git.pulls if pull["number"] == int(found.group(1))]
+            return (200, git.diff(pulls[0]), "") if pulls else (404, {"message": "Not Found"}, "")
         return 404, {"message": "Not Found"}, ""
 
     def page(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:

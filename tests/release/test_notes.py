@@ -69,7 +69,8 @@ def test_notes_compare_metrics_with_the_previous_release(schemas: dict[str, Data
         f"gh attestation verify oci://ghcr.io/acme/ratchet@sha256:{'e' * 64} --repo acme/ratchet "
         "--signer-workflow acme/ratchet/.github/workflows/release.yml\n"
     ) in notes
-    assert "Deploy `ghcr.io/acme/ratchet:1.1.0` again" in notes
+    assert "Revert the merged pull request that deployed this release" in notes
+    assert "outside Kubernetes, run `ghcr.io/acme/ratchet:1.1.0` again" in notes
     assert "`git checkout v1.1.0 && make reproduce promote`" in notes
 
 

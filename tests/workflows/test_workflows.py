@@ -348,9 +348,103 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
     assert promote["needs"] == ["image", "release"]
     assert promote["if"] == "${{ vars.MLFLOW_TRACKING_URI != '' }}"
     assert promote["environment"] == "release" and promote["permissions"] == {"contents": "read"}
-    secrets = re.findall(r"secrets\.(\w+)", WORKFLOWS["release.yml"].read_text())
+    # MLflow's secrets for promote, the App's for the staging pull request, none for the image
+    secrets = re.findall(r"secrets\.(\w+)", json.dumps(promote))
     assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
-    assert "secrets." not in json.dumps(image)
+    assert set(re.findall(r"secrets\.(\w+)", json.dumps(jobs["staging"]))) == APP_SECRETS
+    assert "secrets." not in json.dumps(image) + json.dumps(jobs["release"])
+
+
+APP_SECRETS = {"RATCHET_APP_CLIENT_ID", "RATCHET_APP_PRIVATE_KEY", "RATCHET_PR_TOKEN"}
+
+
+def check_deploy_pr_job(job: dict[str, Any], target: str) -> None:
+    """A job that opens a deploy pull request: the default branch's code, no install, the App's
+    token minted just before the one step that uses it."""
+    assert job["environment"] == "deploy"
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}  # the fallback
+    checkout = job["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert not [s for s in job["steps"] if "setup-uv" in s.get("uses", "")]  # no install
+    assert runs(job) == [f"make {target}"]
+    assert make_dry_run(target).startswith("PYTHONPATH=src python3 -m ratchet deploy-")
+    app = named(job)["Token of the GitHub App"]
+    assert app["uses"].startswith("actions/create-github-app-token@")
+    assert app["with"]["client-id"] == "${{ secrets.RATCHET_APP_CLIENT_ID }}"
+    assert app["with"]["permission-contents"] == app["with"]["permission-pull-requests"] == "write"
+    names = [step.get("name") for step in job["steps"]]
+    assert names.index("Token of the GitHub App") == len(names) - 2  # minted just before use
+    assert job["steps"][-1]["env"]["GH_TOKEN"] == (
+        "${{ steps.app.outputs.token || secrets.RATCHET_PR_TOKEN || github.token }}"
+    )
+
+
+def test_a_release_opens_the_staging_pull_request_for_the_pushed_digest() -> None:
+    jobs = load("release.yml")["jobs"]
+    image, staging = jobs["image"], jobs["staging"]
+    assert staging["needs"] == "image"
+    assert image["outputs"]["image"] == "${{ steps.push.outputs.image }}"
+    assert image["outputs"]["digest"] == "${{ steps.push.outputs.digest }}"
+    check_deploy_pr_job(staging, "deploy-staging")
+    step = staging["steps"][-1]
+    assert step["env"]["RATCHET_IMAGE"] == "${{ needs.image.outputs.image }}"
+    assert step["env"]["RATCHET_DIGEST"] == "${{ needs.image.outputs.digest }}"
+    notes = named(staging)["Download the release notes"]["with"]
+    assert notes == {"name": "release-notes", "path": "${{ runner.temp }}/release-notes"}
+    # the App's token is in this job alone
+    others = [json.dumps(job) for name, job in jobs.items() if name != "staging"]
+    assert not [job for job in others if "RATCHET_APP" in job or "RATCHET_PR_TOKEN" in job]
+
+
+def test_promotion_runs_by_hand_or_on_a_published_release_from_the_default_branch() -> None:
+    workflow = load("promote.yml")
+    assert workflow["on"] == {"workflow_dispatch": None, "release": {"types": ["published"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    (job,) = workflow["jobs"].values()
+    assert job["if"] == "${{ github.event_name != 'release' || !github.event.release.prerelease }}"
+    check_deploy_pr_job(job, "deploy-promote")
+    assert make_dry_run("deploy-promote").endswith("--from staging --to production\n")
+
+
+def test_no_workflow_that_runs_a_pull_requests_code_can_write_or_holds_the_app() -> None:
+    for name, path in WORKFLOWS.items():
+        workflow = load(name)
+        if not {"pull_request", "pull_request_target", "workflow_run"} & set(workflow["on"]):
+            continue
+        text = path.read_text()
+        assert "RATCHET_APP" not in text and "create-github-app-token" not in text
+        for job_name, job in workflow["jobs"].items():
+            writes = {k for k, v in job["permissions"].items() if v == "write"}
+            if name == "comment.yml":  # the default branch's code, which posts the report
+                assert writes == {"pull-requests"}
+            else:
+                assert writes == set(), f"{name}: {job_name} can write {writes}"
+
+
+@pytest.mark.parametrize(
+    ("name", "job"),
+    [
+        ("pr.yml", "metrics-gate"),
+        ("main.yml", "reproduce"),
+        ("retrain.yml", "retrain"),
+        ("release.yml", "image"),
+    ],
+)
+def test_the_training_jobs_run_on_the_runner_a_repository_variable_names(
+    name: str, job: str
+) -> None:
+    assert load(name)["jobs"][job]["runs-on"] == "${{ vars.RATCHET_RUNNER || 'ubuntu-latest' }}"
+
+
+def test_only_the_training_jobs_follow_the_runner_variable() -> None:
+    """The jobs that comment, publish, promote or hold the App's token stay on GitHub's runners."""
+    training = {("pr.yml", "metrics-gate"), ("main.yml", "reproduce"), ("retrain.yml", "retrain")}
+    training.add(("release.yml", "image"))
+    for name in WORKFLOWS:
+        for key, job in load(name)["jobs"].items():
+            if (name, key) not in training:
+                assert job["runs-on"] == "ubuntu-latest", f"{name}: {key}"
 
 
 def test_only_maintainers_create_release_tags_and_nobody_moves_one() -> None:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ratchet.core.errors import RatchetError
 
@@ -66,6 +66,20 @@ class Run:
         """Add Markdown to the job's summary page."""
         if self.summary_file is not None:
             append(self.summary_file, markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+TokenSource = Literal["app", "pat", "github-token"]
+
+
+def token_source(value: str | None) -> TokenSource:
+    """What GH_TOKEN is, as a workflow says in RATCHET_TOKEN_SOURCE (default: an App's token)."""
+    if value in (None, "", "app"):
+        return "app"
+    if value == "pat":
+        return "pat"
+    if value == "github-token":
+        return "github-token"
+    raise RatchetError(f"RATCHET_TOKEN_SOURCE is {value!r}: set it to app, pat or github-token")
 
 
 def append(path: Path, content: str) -> None:

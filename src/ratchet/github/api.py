@@ -7,6 +7,7 @@ another host is refused rather than read.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import ssl
@@ -14,7 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ratchet.core.errors import RatchetError
 
@@ -135,6 +136,71 @@ class GitHubAPI:
         if not isinstance(sha, str):
             raise RatchetError(f"GitHub did not say which commit PR #{number} is at")
         return sha
+
+    def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        """A write (or a read) that must succeed: its JSON, or a RatchetError with GitHub's word."""
+        answer = self.request(method, path, payload)
+        if answer.status not in (200, 201):
+            raise RatchetError(f"{method} {path} answered {answer.status}: {message(answer.data)}")
+        return answer.data
+
+    def branch_head(self, repository: str, branch: str) -> str:
+        """The commit a branch is at."""
+        data = self.get(f"/repos/{repository}/git/ref/heads/{quote(branch)}").data
+        found = data.get("object", {}).get("sha") if isinstance(data, dict) else None
+        if not isinstance(found, str):
+            raise RatchetError(f"GitHub did not say which commit {branch} of {repository} is at")
+        return found
+
+    def file(self, repository: str, path: str, ref: str) -> tuple[str, str]:
+        """A text file's content at `ref` (a branch or commit), and its blob's sha."""
+        query = urlencode({"ref": ref})
+        answer = self.request("GET", f"/repos/{repository}/contents/{quote(path)}?{query}")
+        if answer.status == 404:
+            raise RatchetError(f"{repository} has no {path} at {ref}")
+        data = answer.data
+        if answer.status != 200 or not isinstance(data, dict) or data.get("encoding") != "base64":
+            raise RatchetError(f"{path} at {ref} of {repository} is not a file")
+        return base64.b64decode(data["content"]).decode("utf-8"), str(data["sha"])
+
+    def reset_branch(self, repository: str, branch: str, commit: str) -> None:
+        """Point `branch` at `commit`, creating it if need be (what it held before is dropped)."""
+        created = self.request(
+            "POST", f"/repos/{repository}/git/refs", {"ref": f"refs/heads/{branch}", "sha": commit}
+        )
+        if created.status != 201:  # 422: it exists already
+            ref = f"/repos/{repository}/git/refs/heads/{quote(branch)}"
+            self.call("PATCH", ref, {"sha": commit, "force": True})
+
+    def put_file(self, repository: str, path: str, content: str, message: str, branch: str) -> str:
+        """Commit `content` as `path` on `branch`; returns the new commit's sha."""
+        _, blob = self.file(repository, path, branch)
+        data = self.call(
+            "PUT",
+            f"/repos/{repository}/contents/{quote(path)}",
+            {
+                "message": message,
+                "content": base64.b64encode(content.encode("utf-8")).decode(),
+                "sha": blob,  # the file it replaces: GitHub refuses the write if it moved
+                "branch": branch,
+            },
+        )
+        return str(data["commit"]["sha"])
+
+    def open_or_update_pull(
+        self, repository: str, base: str, branch: str, title: str, body: str
+    ) -> str:
+        """Open the pull request from `branch` into `base`, or refresh the open one."""
+        owner = repository.split("/", 1)[0]
+        query = urlencode({"head": f"{owner}:{branch}", "base": base, "state": "open"})
+        found = self.get(f"/repos/{repository}/pulls?{query}").data
+        pulls = f"/repos/{repository}/pulls"
+        if isinstance(found, list) and found:
+            number = found[0]["number"]
+            data = self.call("PATCH", f"{pulls}/{number}", {"title": title, "body": body})
+            return f"updated {data['html_url']}"
+        payload = {"title": title, "head": branch, "base": base, "body": body}
+        return f"opened {self.call('POST', pulls, payload)['html_url']}"
 
     def issue_comments(self, repository: str, number: int) -> list[dict[str, Any]]:
         """Every comment of an issue or pull request, oldest first."""

@@ -60,14 +60,14 @@ def cmd_retrain_commit(args: argparse.Namespace) -> int:
 
 def cmd_retrain_pr(args: argparse.Namespace) -> int:
     from ratchet.core.errors import RatchetError
-    from ratchet.github.actions import current
+    from ratchet.github.actions import current, token_source
     from ratchet.monitor import propose
 
     run = current()
     bundle = args.bundle or (run.temp / "retrain" if run.temp else None)
     if bundle is None:
         raise RatchetError("retrain-pr needs the retrain job's bundle: pass --bundle FOLDER")
-    token = propose.token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
+    token = token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
     done = propose.propose(bundle / propose.BUNDLE, propose.current_branch(), token)
     for line in done:
         print(f"retrain-pr: {line}")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
-from typing import Literal
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git
+from ratchet.github.actions import TokenSource
 from ratchet.github.gh import gh, gh_json
 
 BRANCH = "ratchet/retrain"
@@ -25,7 +25,6 @@ ALLOWED = ("data.dvc", "dvc.lock")
 ALLOWED_FOLDERS = ("reports/", ".dvc/")
 REFUSED = (".dvc/config", ".dvc/.gitignore")
 
-TokenSource = Literal["app", "pat", "github-token"]
 TOKEN_WARNING = (
     "This pull request was opened with the workflow's GITHUB_TOKEN, and GitHub starts no "
     "workflow for what that token does: the `metrics-gate` check runs only once a person closes "
@@ -33,17 +32,6 @@ TOKEN_WARNING = (
     "RATCHET_APP_CLIENT_ID and RATCHET_APP_PRIVATE_KEY) or a token (secret RATCHET_PR_TOKEN) to "
     "have it run by itself."
 )
-
-
-def token_source(value: str | None) -> TokenSource:
-    """What GH_TOKEN is, as the workflow says in RATCHET_TOKEN_SOURCE (default: an App's token)."""
-    if value in (None, "", "app"):
-        return "app"
-    if value == "pat":
-        return "pat"
-    if value == "github-token":
-        return "github-token"
-    raise RatchetError(f"RATCHET_TOKEN_SOURCE is {value!r}: set it to app, pat or github-token")
 
 
 def current_branch(branch: str = BRANCH) -> str:

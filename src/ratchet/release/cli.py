@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ratchet.core.cli import Commands
+
+if TYPE_CHECKING:
+    from ratchet.github.actions import Run, TokenSource
+    from ratchet.github.api import GitHubAPI
 
 NOTES_FILE = Path("release-notes.md")
 
@@ -91,7 +96,8 @@ def cmd_push_image(args: argparse.Namespace) -> int:
     repository = args.repository or run.repository
     if not repository:
         raise RatchetError("no repository to push to: pass --repository OWNER/NAME")
-    image, digest = push_image(tag, repository, args.local or local_image(tag))
+    registry = args.registry or run.env.get("RATCHET_REGISTRY") or "ghcr.io"
+    image, digest = push_image(tag, repository, args.local or local_image(tag), registry)
     print(f"push-image: pushed {image}@{digest}")
     run.set_outputs(image=image, digest=digest)
     return 0
@@ -129,6 +135,80 @@ def cmd_promote(args: argparse.Namespace) -> int:
     sha256 = args.model_sha256 or run.env.get("RATCHET_MODEL_SHA256") or None
     release = args.release or run.ref_name
     print(f"promote: {promote(args.alias, release, sha256)}")
+    return 0
+
+
+def cmd_deploy_set_image(args: argparse.Namespace) -> int:
+    from ratchet.release.deploy import parse_image, set_overlay_image
+
+    print(f"deploy-set-image: {set_overlay_image(args.env, parse_image(args.image))}")
+    return 0
+
+
+def github_api() -> tuple[GitHubAPI, Run, str]:
+    """The API with the run's token (GH_TOKEN: the App's), the run, and its repository."""
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import current
+    from ratchet.github.api import GitHubAPI
+
+    run = current()
+    if not run.token or not run.repository:
+        raise RatchetError(
+            "no GitHub token or repository: run this in a workflow with GH_TOKEN set"
+        )
+    return GitHubAPI(run.api_url, run.token), run, run.repository
+
+
+def report(command: str, run: Run, line: str, token: TokenSource) -> None:
+    from ratchet.release.deploy import TOKEN_WARNING
+
+    print(f"{command}: {line}")
+    run.add_summary(f"### {command}\n\n{line}\n")
+    if token == "github-token":
+        print(f"::warning title=Deploy pull request::{TOKEN_WARNING}")
+
+
+def cmd_deploy_pr(args: argparse.Namespace) -> int:
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import token_source
+    from ratchet.release.deploy import parse_image, propose, release_proposal
+
+    api, run, repository = github_api()
+    image = parse_image(
+        args.image
+        or "@".join(filter(None, (run.env.get("RATCHET_IMAGE"), run.env.get("RATCHET_DIGEST"))))
+    )
+    notes = args.notes or (run.temp / "release-notes" / NOTES_FILE if run.temp else NOTES_FILE)
+    if not notes.is_file():
+        raise RatchetError(f"{notes} not found: write it with `python -m ratchet release-notes`")
+    base = run.default_branch
+    proposal = release_proposal(
+        api,
+        repository,
+        base,
+        image,
+        env=args.env,
+        release=release_tag(args),
+        notes=notes.read_text(),
+    )
+    token = token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
+    report("deploy-pr", run, propose(api, repository, base, proposal, token), token)
+    return 0
+
+
+def cmd_deploy_promote(args: argparse.Namespace) -> int:
+    from ratchet.github.actions import token_source
+    from ratchet.release.deploy import promotion_proposal, propose
+
+    api, run, repository = github_api()
+    base = run.default_branch
+    release = run.event.get("release")  # a `release: published` run: the Release's notes
+    notes = str(release.get("body") or "") if isinstance(release, dict) else ""
+    proposal = promotion_proposal(
+        api, repository, base, source=args.source, target=args.target, release_notes=notes
+    )
+    token = token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
+    report("deploy-promote", run, propose(api, repository, base, proposal, token), token)
     return 0
 
 
@@ -188,6 +268,9 @@ def register(commands: Commands) -> None:
     push.add_argument("--tag", help="the release tag (default: the tag the run is for)")
     push.add_argument("--repository", help="OWNER/NAME (default: the run's repository)")
     push.add_argument("--local", help="the local image to push (default: ratchet:TAG)")
+    push.add_argument(
+        "--registry", help="the registry to push to (default: $RATCHET_REGISTRY, else ghcr.io)"
+    )
     notes = commands.add(
         "release-notes",
         cmd_release_notes,
@@ -210,3 +293,40 @@ def register(commands: Commands) -> None:
     promote.add_argument("--alias", default="production", help="the alias to move")
     promote.add_argument("--release", help="tag the model version with this release tag")
     promote.add_argument("--model-sha256", help="the model to promote (default: the current one)")
+    set_image = commands.add(
+        "deploy-set-image",
+        cmd_deploy_set_image,
+        "set the image of a deploy overlay (deploy/overlays/ENV) to IMAGE@sha256:...",
+    )
+    set_image.add_argument("--env", required=True, help="the overlay, e.g. staging")
+    set_image.add_argument(
+        "--image", required=True, help="the image by digest: ghcr.io/OWNER/REPO@sha256:<64 hex>"
+    )
+    deploy_pr = commands.add(
+        "deploy-pr",
+        cmd_deploy_pr,
+        "open the pull request that sets an overlay to the release's image (GitHub API; system "
+        "Python)",
+    )
+    deploy_pr.add_argument("--env", default="staging", help="the overlay (default: staging)")
+    deploy_pr.add_argument("--tag", help="the release tag (default: the tag the run is for)")
+    deploy_pr.add_argument(
+        "--image", help="IMAGE@sha256:... (default: $RATCHET_IMAGE@$RATCHET_DIGEST)"
+    )
+    deploy_pr.add_argument(
+        "--notes",
+        type=Path,
+        help=f"the release notes (default: $RUNNER_TEMP/release-notes/{NOTES_FILE})",
+    )
+    promote_pr = commands.add(
+        "deploy-promote",
+        cmd_deploy_promote,
+        "open the pull request that gives production the image staging runs (GitHub API; system "
+        "Python)",
+    )
+    promote_pr.add_argument(
+        "--from", dest="source", default="staging", help="the overlay to copy (default: staging)"
+    )
+    promote_pr.add_argument(
+        "--to", dest="target", default="production", help="the overlay to set (default: production)"
+    )

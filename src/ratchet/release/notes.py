@@ -156,9 +156,11 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         before = image_tags(facts.previous_tag, [])[0]
         image = f"`{facts.image}:{before}`" if facts.image else f"the {facts.previous_tag} image"
         lines.append(
-            f"Deploy {image} again, and move the MLflow alias back to its model with "
-            f"MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && make reproduce "
-            "promote`."
+            "Revert the merged pull request that deployed this release (its *Revert* button "
+            "opens one that puts the overlay's previous digest back; docs/deploy.md), or, "
+            f"outside Kubernetes, run {image} again. Move the MLflow alias back to its model "
+            f"with MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && make "
+            "reproduce promote`."
         )
     return "\n".join(lines) + "\n"
 

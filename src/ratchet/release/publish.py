@@ -50,12 +50,12 @@ def docker(*args: str) -> str:
     return result.stdout.strip()
 
 
-def push_image(tag: str, repository: str, local: str) -> tuple[str, str]:
-    """Push the local image `local` to GHCR under each tag the release moves.
+def push_image(tag: str, repository: str, local: str, registry: str = "ghcr.io") -> tuple[str, str]:
+    """Push the local image `local` to the registry (GHCR) under each tag the release moves.
 
     Returns the image name and the digest the registry gave it.
     """
-    image = image_name(repository)
+    image = image_name(repository, registry)
     existing = git("tag", "--list", "v*").split()
     for moved in image_tags(tag, existing):
         reference = f"{image}:{moved}"

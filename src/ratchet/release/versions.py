@@ -69,11 +69,11 @@ def image_tags(tag: str, existing: Iterable[str]) -> list[str]:
     return tags
 
 
-def image_name(repository: str) -> str:
-    """The GHCR image of a GitHub repository: registries want lower-case names."""
+def image_name(repository: str, registry: str = "ghcr.io") -> str:
+    """The image of a GitHub repository (on GHCR unless told): registries want lower-case names."""
     if repository.count("/") != 1 or not all(repository.split("/")):
         raise RatchetError(f"repository {repository!r} is not OWNER/NAME (GITHUB_REPOSITORY)")
-    return f"ghcr.io/{repository.lower()}"
+    return f"{registry}/{repository.lower()}"
 
 
 def previous_release(tag: str, existing: Iterable[str]) -> str | None:
