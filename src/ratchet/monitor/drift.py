@@ -262,9 +262,8 @@ def recent_inputs(params: Params) -> tuple[pd.DataFrame, str]:
     if len(logged) < monitor.min_rows:
         return sources.current_batch(params)
     skipped = f"; {broken} unreadable lines skipped" if broken else ""
-    return pd.DataFrame(
-        logged
-    ), f"{monitor.predictions} (the newest {len(logged):,} served records{skipped})"
+    where = f"{monitor.predictions} (the newest {len(logged):,} served records{skipped})"
+    return pd.DataFrame(logged), where
 
 
 def run_monitor(params: Params) -> DriftSummary:
@@ -282,7 +281,7 @@ def run_monitor(params: Params) -> DriftSummary:
     schema = DataSchema.load()
     reference = read_split(TRAIN_FILE)
     current, source = recent_inputs(params)
-    check_batch(current, schema, params.checks, Path(source))
+    check_batch(current, schema, params.checks, source)  # a path or a URL
     result, html = detect_drift(reference, current, schema, params.monitor)
     summary = summarize(
         result,
