@@ -172,9 +172,9 @@ class PredictionLog:
         queue_requests: int = QUEUE_REQUESTS,
         max_retry_seconds: float = MAX_RETRY_SECONDS,
     ) -> None:
-        self.sink = sink
+        self.sink = sink if "://" in sink else str(Path(sink).absolute())  # a folder: from here
         # One spool folder per sink: a process ships every file in it, never another sink's.
-        folder = spool / hashlib.sha256(sink.encode()).hexdigest()[:12]
+        folder = spool / hashlib.sha256(self.sink.encode()).hexdigest()[:12]
         self.outbox = folder / "outbox"
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
