@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ratchet.core.errors import RatchetError
 from ratchet.core.predictions import file_name, read_logged_features, sink_key
 from ratchet.serve.prediction_log import PredictionLog
-from tests.conftest import regression_frame
+from tests.conftest import ROOT, regression_frame
 from tests.serve.conftest import Served, rows
 
 
@@ -79,6 +79,37 @@ def test_the_prediction_log_rotates_ships_and_never_blocks(tmp_path: Path) -> No
     assert log.dropped >= 94
     stalled.set()
     log.close()
+
+
+KILLED = """
+import os, signal, sys, time
+from pathlib import Path
+from tests.serve.test_prediction_log import PredictionLog, request
+log = PredictionLog(sys.argv[1], Path(sys.argv[2]), ship_seconds=3600)
+for i in range(50):
+    log.put(*request(i))
+while log.file.written < 50:
+    time.sleep(0.01)
+os.kill(os.getpid(), signal.SIGKILL)  # no close, no atexit: as the out-of-memory killer does
+"""
+
+
+def test_the_file_of_a_killed_process_is_shipped_by_the_next_one(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    sink, spool = tmp_path / "sink", tmp_path / "spool"
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(sink), str(spool)], cwd=ROOT)
+    assert killed.returncode == -9
+    assert len(list(spool.glob("*/writing/*.jsonl"))) == 1 and not sink.exists()
+    log = PredictionLog(str(sink), spool, ship_seconds=0.1)  # the restarted container, say
+    wait = time.monotonic() + 10
+    while len(shipped_lines(sink)) < 50:
+        assert time.monotonic() < wait, "the orphan was not shipped"
+        time.sleep(0.05)
+    log.close()
+    assert sorted(line["features"]["size"] for line in shipped_lines(sink)) == list(range(50))  # type: ignore[index]
+    assert not list(spool.rglob("*.jsonl")) and not list(spool.glob("*/writing/*"))
 
 
 def test_names_are_unique_per_process_and_sort_by_time() -> None:

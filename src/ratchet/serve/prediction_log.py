@@ -16,7 +16,9 @@ Nothing here ever fails or slows a request:
   up to `max_retry_seconds`), then one line when they ship again;
 - the outbox past `spool_bytes` (a long outage): its oldest files are deleted and their records
   counted in `discarded`, so that the newest records are the ones that reach the sink.
-Worker processes of one pod may share the spool: one ships at a time (a lock file).
+Worker processes of one pod may share the spool: one ships at a time (a lock file), and each
+holds a lock while it lives, so that the current file of a process killed without closing
+(SIGKILL, out of memory) is shipped by the next process on that spool.
 """
 
 from __future__ import annotations
@@ -184,8 +186,12 @@ class PredictionLog:
                 f"the prediction log's spool {spool} cannot be written ({exc}): set {ENV_SPOOL} "
                 f"to a writable folder (an emptyDir in Kubernetes), or {ENV_SINK}=off"
             ) from None
-        writing = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.jsonl"
-        self.file = SpoolFile(folder / "writing" / writing, self.outbox, max_bytes)
+        self.writing = folder / "writing"
+        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+        self.file = SpoolFile(self.writing / f"{name}.jsonl", self.outbox, max_bytes)
+        # Held while this process lives: a file whose lock is free lost its writer to a crash.
+        self._alive = (self.writing / f"{name}.lock").open("w")
+        fcntl.flock(self._alive, fcntl.LOCK_EX)
         waiting: queue.Queue[logging.LogRecord | None] = queue.Queue(queue_requests)
         self.requests = RequestQueue(waiting)
         self.listener = Writer(waiting, self.file)
@@ -240,6 +246,8 @@ class PredictionLog:
         self._stopping.set()
         self._shipper.join(timeout)
         atexit.unregister(self.close)
+        Path(self._alive.name).unlink(missing_ok=True)
+        self._alive.close()
 
     # --- the shipper thread -----------------------------------------------------------------------
 
@@ -264,6 +272,7 @@ class PredictionLog:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return True  # another process of this pod is shipping this spool
+            self._adopt_orphans()
             for path in sorted(self.outbox.glob("*.jsonl")):
                 try:
                     self._put(path)
@@ -283,6 +292,20 @@ class PredictionLog:
             )
             self.down_since = None
         return True
+
+    def _adopt_orphans(self) -> None:
+        """Move the current file of a process that died without closing it (SIGKILL, out of
+        memory) to the outbox: its lock file is no longer held."""
+        for lock_file in self.writing.glob("*.lock"):
+            with lock_file.open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer lives
+                orphan = lock_file.with_suffix(".jsonl")
+                if orphan.exists():
+                    orphan.replace(self.outbox / file_name(datetime.datetime.now(datetime.UTC)))
+                lock_file.unlink()
 
     def _put(self, path: Path) -> None:
         from fsspec.core import url_to_fs
