@@ -255,21 +255,24 @@ class PredictionLog:
         retry = self.ship_seconds
         next_try = 0.0
         while not self._stopping.wait(self.ship_seconds):
-            self.file.rotate_now()
-            if time.monotonic() >= next_try:
-                if self.ship():
-                    retry = self.ship_seconds
-                else:
-                    retry = min(retry * 2, max(self.max_retry_seconds, self.ship_seconds))
-                    next_try = time.monotonic() + retry
-        self.ship()  # the last pass, at close
+            try:
+                self.file.rotate_now()
+                if time.monotonic() >= next_try:
+                    if self.ship():
+                        retry = self.ship_seconds
+                    else:
+                        retry = min(retry * 2, max(self.max_retry_seconds, self.ship_seconds))
+                        next_try = time.monotonic() + retry
+            except OSError as exc:  # the spool itself failed (full, gone): try again later
+                logger.warning("prediction log: the spool failed: %s", exc)
+        self.ship(wait=True)  # the last pass, at close: after a sibling's, not instead of it
 
-    def ship(self) -> bool:
+    def ship(self, *, wait: bool = False) -> bool:
         """Copy every outbox file to the sink, oldest first, deleting each once copied; then,
         if the sink failed, keep the outbox under spool_bytes. False when the sink failed."""
         with (self.outbox.parent / "ship.lock").open("a") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 return True  # another process of this pod is shipping this spool
             self._adopt_orphans()
