@@ -69,7 +69,9 @@ ui: install ## browse the MLflow runs of the local store on http://127.0.0.1:500
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 serve: install ## serve the current model on http://127.0.0.1:$PORT (after `make run`)
-	bentoml serve ratchet.serve.service:Ratchet --host 127.0.0.1 --port "$(PORT)" \
+	@# Ship the prediction log to predictions/ every 5 s (not 60), for `make monitor` right after.
+	RATCHET_PREDICTION_SHIP_SECONDS=$${RATCHET_PREDICTION_SHIP_SECONDS:-5} \
+	  bentoml serve ratchet.serve.service:Ratchet --host 127.0.0.1 --port "$(PORT)" \
 	  --arg model="$$(python -m ratchet import-model)"
 
 predict: install ## score a CSV with the current model: make predict IN=records.csv OUT=scored.csv

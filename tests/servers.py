@@ -89,3 +89,29 @@ def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:
         "/health",
         timeout=90,
     )
+
+
+@contextlib.contextmanager
+def s3_server(port: int | None = None) -> Iterator[str]:
+    """moto's S3 API on loopback (its state outlives a restart on the same port); yields its URL.
+
+    Point s3fs at it with AWS_ENDPOINT_URL_S3 (botocore reads it), as `s3_env` does."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
+    server.start()
+    try:
+        host, bound = server.get_host_and_port()
+        yield f"http://{host}:{bound}"
+    finally:
+        server.stop()
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """The environment that sends s3fs (through botocore) to `endpoint`, with dummy keys."""
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }

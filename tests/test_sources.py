@@ -1,19 +1,25 @@
-"""Where recent inputs come from (src/ratchet/sources.py): the service's prediction log when its
-window holds enough served records, and the CSV at monitor.current until it does."""
+"""Where recent inputs come from: the services' prediction log (monitor.predictions) when its window
+holds enough served records, and `current_batch` in src/ratchet/sources.py (the demo: the CSV at
+monitor.current) until it does."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
 import yaml
 
+from ratchet.core.predictions import file_name, sink_key
 from ratchet.core.settings import load_params
+from ratchet.monitor.drift import recent_inputs
 from ratchet.sources import current_batch
 from tests.conftest import REGRESSION_DATA, regression_frame, small_params
 
 
-def log_records(path: Path, count: int) -> None:
+def ship_records(sink: Path, count: int, closed: str) -> None:
+    """A file of `count` served records, as a service ships it to the sink."""
+    path = sink / sink_key(file_name(datetime.datetime.fromisoformat(closed)))
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = regression_frame(rows=count, seed=7)[["size", "age", "colour"]]
     with path.open("a") as handle:
@@ -29,11 +35,12 @@ def test_the_log_is_read_once_it_holds_min_rows_records(in_tmp: Path) -> None:
     (in_tmp / "data").mkdir()
     regression_frame(rows=30).to_csv(in_tmp / "data/current.csv", index=False)
 
-    log_records(in_tmp / "predictions/predictions.1.jsonl", 40)
-    frame, source = current_batch(load_params())
+    ship_records(in_tmp / "predictions", 40, "2026-11-01T01:00:00+00:00")
+    frame, source = recent_inputs(load_params())
     assert (len(frame), source) == (30, "data/current.csv")  # 40 < min_rows: the CSV
+    assert current_batch(load_params())[1] == "data/current.csv"
 
-    log_records(in_tmp / "predictions/predictions.2.jsonl", 60)
-    frame, source = current_batch(load_params())
+    ship_records(in_tmp / "predictions", 60, "2026-11-01T01:00:01+00:00")
+    frame, source = recent_inputs(load_params())
     assert len(frame) == 80 and list(frame.columns) == ["size", "age", "colour"]
-    assert source == "predictions/predictions.jsonl (the newest 80 served records)"
+    assert source == "predictions (the newest 80 served records)"

@@ -4,12 +4,13 @@ A change here needs your ML maintainers' review (.github/CODEOWNERS): this code 
 pull request's checks and, once merged, in the retraining job, which pushes the rows it returns
 to the data remote as the next training data.
 
-Recent inputs come from the service's prediction log when it holds enough of them, and else from
-a CSV; the demo's CSVs in data/ are the month after the training window (`monitor.current`) and
-the months after it (data/upcoming/). A deployment replaces what does not fit, e.g. with a query
-of where its prediction logs are collected and a warehouse export of newly labelled rows (and
-deletes the demo's helpers at the bottom). Ratchet checks what these functions return against
-the schema and the limits in params.yaml either way.
+Drift monitoring reads the service's prediction log first (monitor.predictions, the sink every
+service process ships its log to); it calls `current_batch` here only while the log holds fewer
+than monitor.min_rows records. The demo's CSVs in data/ are the month after the training window
+(`monitor.current`) and the months after it (data/upcoming/). A deployment replaces what does not
+fit, e.g. with a warehouse export of recent inputs and of newly labelled rows (and deletes the
+demo's helpers at the bottom). Ratchet checks what these functions return against the schema and
+the limits in params.yaml either way.
 """
 
 from __future__ import annotations
@@ -25,25 +26,13 @@ from ratchet.core.errors import RatchetError
 from ratchet.core.files import text, write_all
 from ratchet.core.schema import infer_schema
 from ratchet.core.settings import Params
-from ratchet.serve.prediction_log import read_logged_features
 
 
 def current_batch(params: Params) -> tuple[pd.DataFrame, str]:
-    """Recent model inputs, which `python -m ratchet monitor` compares with the training split.
-
-    Returns the rows (the schema's features; the target may be absent) and a name for where they
-    came from, shown in the report: the newest records of the prediction log at
-    monitor.predictions, when its window holds at least monitor.min_rows of them; else the CSV
-    at monitor.current.
-    """
+    """Recent model inputs, for when the prediction log holds too few: the rows (the schema's
+    features; the target may be absent) and a name for where they came from, shown in the
+    report. Demo: the CSV at monitor.current."""
     monitor = params.monitor
-    logged, broken = read_logged_features(
-        monitor.predictions, rows=monitor.window_rows, hours=monitor.window_hours
-    )
-    if len(logged) >= monitor.min_rows:
-        skipped = f"; {broken} unreadable lines skipped" if broken else ""
-        where = f"{monitor.predictions} (the newest {len(logged):,} served records{skipped})"
-        return pd.DataFrame(logged), where
     return data_io.read_csv(monitor.current, "monitor.current"), str(monitor.current)
 
 

@@ -212,16 +212,20 @@ def main() -> None:
         uvicorn = [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1"]
         uvicorn += ["--workers", "1", "--log-level", "warning", "--no-access-log", "--port"]
         servers = {
-            "bentoml": (bentoml, str(scratch / "log-bentoml/predictions.jsonl")),
+            "bentoml": (bentoml, str(scratch / "log-bentoml")),
             "bentoml, no log": (bentoml, "off"),
-            "fastapi": (uvicorn, str(scratch / "log-fastapi/predictions.jsonl")),
+            "fastapi": (uvicorn, str(scratch / "log-fastapi")),
         }
         urls = {
             name: stack.enter_context(
                 serving(
                     lambda port, command=command: [*command, str(port)],
                     "/readyz",
-                    env={**env, "RATCHET_PREDICTION_LOG": log},
+                    env={
+                        **env,
+                        "RATCHET_PREDICTION_LOG": log,
+                        "RATCHET_PREDICTION_SPOOL": str(scratch / "spool"),
+                    },
                     cwd=scratch,
                 )
             )
@@ -237,8 +241,9 @@ def main() -> None:
                     rounds.setdefault(label, []).append(result)
         pid = server_pid(urls["bentoml"])
         samples = soak(urls["bentoml"], pid, records) if pid else []
+        stack.close()  # the servers stop, and ship their logs
         logged = sum(
-            len(path.read_text().splitlines()) for path in scratch.glob("log-bentoml/*.jsonl*")
+            len(path.read_text().splitlines()) for path in scratch.glob("log-bentoml/*/*.jsonl")
         )
 
     print(f"{'scenario':<24} {'p50 ms':>26} {'p99 ms':>28} {'req/s':>22} {'errors':>7}")

@@ -98,8 +98,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
         "TAG": "v0.1.0",
-        # where the project's monitor reads it (monitor.predictions)
-        "RATCHET_PREDICTION_LOG": str(project.path / "predictions/predictions.jsonl"),
+        # where the project's monitor reads it (monitor.predictions), shipped every second
+        "RATCHET_PREDICTION_LOG": str(project.path / "predictions"),
+        "RATCHET_PREDICTION_SPOOL": str(root / "spool"),
+        "RATCHET_PREDICTION_SHIP_SECONDS": "1",
     }
     built = project.run("make", "-s", "--assume-old=.venv/.installed", "bento", env=env)
     bento = built.stdout.strip().splitlines()[-1]
@@ -332,10 +334,10 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
     assert sent.stdout == f"replay: 240 records answered, 0 refused, by {served.url}\n"
     logged = served.project.path / "predictions"
     deadline = time.monotonic() + 10
-    while sum(len(f.read_text().splitlines()) for f in logged.glob("*.jsonl*")) < 240:
+    while sum(len(f.read_text().splitlines()) for f in logged.glob("*/*.jsonl")) < 240:
         assert time.monotonic() < deadline, "the prediction log did not catch up"
         time.sleep(0.2)
-    line = json.loads(next(logged.glob("*.jsonl*")).read_text().splitlines()[-1])
+    line = json.loads(max(logged.glob("*/*.jsonl")).read_text().splitlines()[-1])
     assert set(line) == {"time", "model_version", "features", "prediction"}
     assert line["model_version"] == served.bento_model_version()
     params = served.project.params
@@ -344,5 +346,5 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
     result = served.project.ratchet("monitor", check=False)
     assert result.returncode == 3, result.stdout + result.stderr  # drift
     summary = json.loads(served.project.read("reports/drift.json"))
-    assert summary["current"]["path"].startswith("predictions/predictions.jsonl (the newest")
+    assert summary["current"]["path"].startswith("predictions (the newest")
     assert summary["current"]["rows"] >= 240 and "size" in summary["drifted_columns"]

@@ -111,12 +111,12 @@ def classification(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ser
 
 @pytest.fixture(autouse=True)
 def prediction_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's served predictions go to its own prediction log."""
-    from ratchet.serve.prediction_log import ENV_PATH
+    """Each test's served predictions go to its own sink, a folder, through its own spool."""
+    from ratchet.serve.prediction_log import ENV_SINK, ENV_SPOOL
 
-    path = tmp_path / "predictions.jsonl"
-    monkeypatch.setenv(ENV_PATH, str(path))
-    return path
+    monkeypatch.setenv(ENV_SINK, str(tmp_path / "predictions"))
+    monkeypatch.setenv(ENV_SPOOL, str(tmp_path / "spool"))
+    return tmp_path / "predictions"
 
 
 @pytest.fixture(autouse=True)

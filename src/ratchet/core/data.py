@@ -177,7 +177,7 @@ def type_changes(frame: pd.DataFrame, schema: DataSchema) -> list[str]:
 
 
 def check_batch(
-    frame: pd.DataFrame, schema: DataSchema, checks: ChecksParams, source: Path
+    frame: pd.DataFrame, schema: DataSchema, checks: ChecksParams, source: Path | str
 ) -> None:
     """Check new data against the schema the current model was trained on, and the limits.
 

@@ -20,4 +20,5 @@ PLOTS_DIR = Path("reports/plots")
 PR_REPORT_DIR = Path("reports/pr")
 DRIFT_HTML = Path("reports/drift.html")
 DRIFT_SUMMARY = Path("reports/drift.json")
-PREDICTION_LOG = Path("predictions/predictions.jsonl")  # the service's (RATCHET_PREDICTION_LOG)
+# The prediction log's sink (monitor.predictions, RATCHET_PREDICTION_LOG): a folder or fsspec URL.
+PREDICTIONS = "predictions"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.metrics import METRICS
-from ratchet.core.paths import PARAMS_FILE, PREDICTION_LOG
+from ratchet.core.paths import PARAMS_FILE, PREDICTIONS
 
 Task = Literal["regression", "classification"]
 # A category the model never saw in training: refused, or treated as the model's "unknown" level.
@@ -194,9 +194,11 @@ class DriftTest(Strict):
 class MonitorParams(Strict):
     """Drift monitoring: which recent data to compare with the training split, and when to act."""
 
-    predictions: Path = Field(
-        default=PREDICTION_LOG,
-        description="The service's prediction log (RATCHET_PREDICTION_LOG), read first.",
+    predictions: str = Field(
+        default=PREDICTIONS,
+        min_length=1,
+        description="Where the services ship their prediction logs, an fsspec URL: a folder, "
+        "s3://bucket/prefix or gs://bucket/prefix (RATCHET_PREDICTION_LOG). Read first.",
     )
     window_rows: int = Field(default=10_000, ge=1, description="The newest logged records read.")
     window_hours: float | None = Field(

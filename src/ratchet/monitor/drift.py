@@ -246,12 +246,31 @@ def summarize(
     )
 
 
+def recent_inputs(params: Params) -> tuple[pd.DataFrame, str]:
+    """The newest records of the prediction log at monitor.predictions, when its window holds at
+    least monitor.min_rows of them; else what `current_batch` in src/ratchet/sources.py returns.
+    The rows, and where they came from."""
+    import pandas as pd
+
+    from ratchet import sources
+    from ratchet.core.predictions import read_logged_features
+
+    monitor = params.monitor
+    logged, broken = read_logged_features(
+        monitor.predictions, rows=monitor.window_rows, hours=monitor.window_hours
+    )
+    if len(logged) < monitor.min_rows:
+        return sources.current_batch(params)
+    skipped = f"; {broken} unreadable lines skipped" if broken else ""
+    where = f"{monitor.predictions} (the newest {len(logged):,} served records{skipped})"
+    return pd.DataFrame(logged), where
+
+
 def run_monitor(params: Params) -> DriftSummary:
     """Compare the current batch with the training split; write the HTML report and the summary.
 
     Old reports are removed first, so a failed run never leaves an earlier verdict behind.
     """
-    from ratchet import sources
     from ratchet.core.data import check_batch, read_split
     from ratchet.core.files import text, write_all
     from ratchet.core.paths import TRAIN_FILE
@@ -261,8 +280,8 @@ def run_monitor(params: Params) -> DriftSummary:
         stale.unlink(missing_ok=True)
     schema = DataSchema.load()
     reference = read_split(TRAIN_FILE)
-    current, source = sources.current_batch(params)
-    check_batch(current, schema, params.checks, Path(source))
+    current, source = recent_inputs(params)
+    check_batch(current, schema, params.checks, source)  # a path or a URL
     result, html = detect_drift(reference, current, schema, params.monitor)
     summary = summarize(
         result,

@@ -1,181 +1,363 @@
 """The prediction log: every served record, its prediction, the model version and the time.
 
-JSON Lines, one record per line, written by a background thread: a request only puts its
-records on a bounded queue (about two microseconds) and never waits for the disk. The thread
-wakes at most every FLUSH_SECONDS and writes what gathered in one go, so that it does not
-compete with the event loop for the GIL after every request. When the queue is full (the disk
-stalls, or the load outruns it), requests are not logged and are counted in `dropped`; a
-failing disk is counted in `failed`. Neither ever fails or slows a request. The file rotates at
-`max_bytes` like logging's RotatingFileHandler (`path.1` ... `path.N`).
+Built from the standard library's logging: a request hands its records to a QueueHandler (a
+bounded queue, a few microseconds, never the disk); a QueueListener's thread writes them as JSON
+Lines to a RotatingFileHandler in a local spool folder. A file is closed when it reaches
+`max_bytes`, or when a shipper thread finds it older than `ship_seconds`, and moves to the
+spool's outbox under a name unique to this pod and process (src/ratchet/core/predictions.py).
+The shipper copies each outbox file to the sink, an fsspec URL (a folder, s3://..., gs://...),
+and deletes it once copied. `close()` (at shutdown: SIGTERM, BentoML's on_shutdown, exit) writes
+what is queued, closes the file and ships the outbox.
+
+Nothing here ever fails or slows a request:
+- the queue full (the disk stalls, or the load outruns it): the request is not logged and its
+  records are counted in `dropped`; a failing disk: counted in `failed`;
+- the sink down: one warning, files wait in the outbox and are retried with backoff (doubling,
+  up to `max_retry_seconds`), then one line when they ship again;
+- the outbox past `spool_bytes` (a long outage): its oldest files are deleted and their records
+  counted in `discarded`, so that the newest records are the ones that reach the sink.
+Worker processes of one pod may share the spool: one ships at a time (a lock file), and each
+holds a lock while it lives, so that the current file of a process killed without closing
+(SIGKILL, out of memory) is shipped by the next process on that spool.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
+import atexit
 import datetime
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import queue
+import socket
+import tempfile
 import threading
 import time
+import uuid
+from logging.handlers import QueueHandler, QueueListener, RotatingFileHandler
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
-from ratchet.core.paths import PREDICTION_LOG
+from ratchet.core.errors import RatchetError
+from ratchet.core.paths import PREDICTIONS
+from ratchet.core.predictions import file_name, sink_key
 
 logger = logging.getLogger("ratchet.prediction_log")
 
-ENV_PATH = "RATCHET_PREDICTION_LOG"  # a file path; "off" (or empty) disables the log
-MAX_BYTES = 100 * 2**20
-BACKUPS = 5
-QUEUE_RECORDS = 50_000  # records waiting to be written (about 1.3 kB of memory each)
-FLUSH_SECONDS = 0.2
-
-Item = tuple[float, list[BaseModel], BaseModel] | None
-
-
-def size(item: Item) -> int:
-    return 1 if item is None else len(item[1])  # the stop sentinel counts too, or get() misses it
+ENV_SINK = "RATCHET_PREDICTION_LOG"  # the sink's URL; "off" (or empty) disables the log
+ENV_SPOOL = "RATCHET_PREDICTION_SPOOL"  # the local folder files wait in (an emptyDir in a pod)
+ENV_SHIP_SECONDS = "RATCHET_PREDICTION_SHIP_SECONDS"
+ENV_SPOOL_BYTES = "RATCHET_PREDICTION_SPOOL_BYTES"
+MAX_BYTES = 16 * 2**20  # a file is closed and shipped at this size...
+SHIP_SECONDS = 60.0  # ...or at this age, whichever comes first
+SPOOL_BYTES = 512 * 2**20  # the outbox's bound while the sink is down
+QUEUE_REQUESTS = 10_000  # requests waiting to be written
+MAX_RETRY_SECONDS = 300.0
 
 
-class RecordQueue(queue.Queue[Item]):
-    """A queue whose size (and so its bound) counts records rather than requests."""
+def default_spool() -> Path:
+    return Path(tempfile.gettempdir()) / "ratchet-predictions"
 
-    def _init(self, maxsize: int) -> None:
-        self.queue: collections.deque[Item] = collections.deque()
-        self.records = 0
 
-    def _qsize(self) -> int:
-        return self.records
+def env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise RatchetError(f"{name}={raw} is not a positive number: set it to one, or unset it")
+    return value
 
-    def _put(self, item: Item) -> None:
-        self.queue.append(item)
-        self.records += size(item)
 
-    def _get(self) -> Item:
-        item = self.queue.popleft()
-        self.records -= size(item)
-        return item
+class Served(logging.LogRecord):
+    """One answered request, as a log record: its records and the response."""
+
+    def __init__(self, records: list[BaseModel], response: BaseModel) -> None:
+        super().__init__("ratchet.predictions", logging.INFO, "", 0, "", None, None)
+        self.records = records
+        self.response = response
+
+
+class RequestQueue(QueueHandler):
+    """Hands a request to the writer's thread. Never blocks: a full queue counts the request's
+    records as dropped. The record goes as it is: JSON is written in the writer's thread."""
+
+    def __init__(self, requests: queue.Queue[logging.LogRecord | None]) -> None:
+        super().__init__(requests)
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += len(getattr(record, "records", ()))
+
+
+class Writer(QueueListener):
+    """The thread that writes queued requests to the file."""
+
+    def __init__(self, requests: queue.Queue[logging.LogRecord | None], file: logging.Handler):
+        super().__init__(requests, file)
+        self.requests = requests
+
+    def enqueue_sentinel(self) -> None:
+        self.requests.put(None)  # its stop mark, after what is queued: wait for room, not fail
+
+
+class JsonLines(logging.Formatter):
+    """One JSON line per record of a served request (computed once: rotation measures it too)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text: str | None = getattr(record, "json_lines", None)
+        if text is None:
+            assert isinstance(record, Served)
+            text = "\n".join(lines(record.created, record.records, record.response))
+            record.json_lines = text
+        return text
+
+
+class SpoolFile(RotatingFileHandler):
+    """The file being written; closed into the outbox at `max_bytes`, or by `rotate_now`."""
+
+    def __init__(self, path: Path, outbox: Path, max_bytes: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=1, encoding="utf-8", delay=True)
+        self.setFormatter(JsonLines())
+        self.namer = lambda _default: str(outbox / file_name(datetime.datetime.now(datetime.UTC)))
+        self.written = 0  # records written
+        self.failed = 0  # records not written: the disk failed
+        self._warned = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        failed = self.failed
+        super().emit(record)  # calls handleError on failure
+        if self.failed == failed:
+            self.written += len(getattr(record, "records", ()))
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A full or failing disk: count, warn now and then (not with logging's traceback)."""
+        self.failed += len(getattr(record, "records", ()))
+        if time.monotonic() - self._warned > 60:
+            self._warned = time.monotonic()
+            logger.warning(
+                "prediction log: cannot write %s (%d records not logged so far)",
+                self.baseFilename,
+                self.failed,
+            )
+
+    def rotate_now(self) -> None:
+        """Close the file into the outbox if it holds anything."""
+        self.acquire()
+        try:
+            path = Path(self.baseFilename)
+            if path.exists() and path.stat().st_size > 0:
+                self.doRollover()
+        finally:
+            self.release()
 
 
 class PredictionLog:
     def __init__(
         self,
-        path: Path,
+        sink: str,
+        spool: Path,
         *,
         max_bytes: int = MAX_BYTES,
-        backups: int = BACKUPS,
-        queue_records: int = QUEUE_RECORDS,
-        flush_seconds: float = FLUSH_SECONDS,
+        ship_seconds: float = SHIP_SECONDS,
+        spool_bytes: int = SPOOL_BYTES,
+        queue_requests: int = QUEUE_REQUESTS,
+        max_retry_seconds: float = MAX_RETRY_SECONDS,
     ) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self.backups = backups
-        self.flush_seconds = flush_seconds
-        self.queue = RecordQueue(queue_records)
-        self.dropped = 0  # requests not logged: the queue was full
-        self.failed = 0  # requests not logged: writing failed
-        self.written = 0  # requests logged
-        self._stream: Any = None
-        self._size = 0
-        self._warned = 0.0
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-        self._thread.start()
+        self.sink = sink if "://" in sink else str(Path(sink).absolute())  # a folder: from here
+        # One spool folder per sink: a process ships every file in it, never another sink's.
+        folder = spool / hashlib.sha256(self.sink.encode()).hexdigest()[:12]
+        self.outbox = folder / "outbox"
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            (folder / "writing").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise RatchetError(
+                f"the prediction log's spool {spool} cannot be written ({exc}): set {ENV_SPOOL} "
+                f"to a writable folder (an emptyDir in Kubernetes), or {ENV_SINK}=off"
+            ) from None
+        self.writing = folder / "writing"
+        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+        self.file = SpoolFile(self.writing / f"{name}.jsonl", self.outbox, max_bytes)
+        # Held while this process lives: a file whose lock is free lost its writer to a crash.
+        self._alive = (self.writing / f"{name}.lock").open("w")
+        fcntl.flock(self._alive, fcntl.LOCK_EX)
+        waiting: queue.Queue[logging.LogRecord | None] = queue.Queue(queue_requests)
+        self.requests = RequestQueue(waiting)
+        self.listener = Writer(waiting, self.file)
+        self.ship_seconds = ship_seconds
+        self.spool_bytes = spool_bytes
+        self.max_retry_seconds = max_retry_seconds
+        self.shipped = 0  # files copied to the sink
+        self.ship_failures = 0  # tries that the sink refused
+        self.discarded = 0  # records deleted unshipped: the outbox passed spool_bytes
+        self.down_since: float | None = None  # the sink failed at this time, and since
+        self.discarded_at_outage = 0
+        self._stopping = threading.Event()
+        self._closed = False
+        self.listener.start()
+        self._shipper = threading.Thread(target=self._run, name="prediction-shipper", daemon=True)
+        self._shipper.start()
+        atexit.register(self.close)
 
     @classmethod
-    def from_env(cls, worker: int | None = None) -> PredictionLog | None:
-        """The log at $RATCHET_PREDICTION_LOG (default predictions/predictions.jsonl), or None.
-
-        With several workers each writes its own file, `<name>.<worker>.jsonl`.
-        """
-        raw = os.environ.get(ENV_PATH, str(PREDICTION_LOG)).strip()
-        if raw.lower() in ("", "off", "none", "0", "false"):
+    def from_env(cls) -> PredictionLog | None:
+        """The log shipped to $RATCHET_PREDICTION_LOG (default the folder predictions/), spooled
+        in $RATCHET_PREDICTION_SPOOL (default <tmp>/ratchet-predictions); None if it is off."""
+        sink = os.environ.get(ENV_SINK, PREDICTIONS).strip()
+        if sink.lower() in ("", "off", "none", "0", "false"):
             return None
-        path = Path(raw)
-        if worker:
-            path = path.with_name(f"{path.stem}.{worker}{path.suffix}")
-        return cls(path)
+        spool = Path(os.environ.get(ENV_SPOOL) or default_spool())
+        return cls(
+            sink,
+            spool,
+            ship_seconds=env_number(ENV_SHIP_SECONDS, SHIP_SECONDS),
+            spool_bytes=int(env_number(ENV_SPOOL_BYTES, SPOOL_BYTES)),
+        )
+
+    @property
+    def dropped(self) -> int:
+        """Records not logged: the queue was full."""
+        return self.requests.dropped
 
     def put(self, records: list[BaseModel], response: BaseModel) -> None:
         """Queue one served request; never blocks, never raises."""
-        try:
-            self.queue.put_nowait((time.time(), records, response))
-        except queue.Full:
-            self.dropped += 1
+        self.requests.handle(Served(records, response))
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued (for up to `timeout` seconds), then stop."""
-        with contextlib.suppress(queue.Full):
-            self.queue.put(None, timeout=timeout)
-        self._thread.join(timeout)
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, close the file, and ship the outbox (for up to `timeout` seconds:
+        what the sink has not taken by then stays in the spool, for the next process to ship)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.listener.stop()
+        self.file.rotate_now()
+        self.file.close()
+        self._stopping.set()
+        self._shipper.join(timeout)
+        atexit.unregister(self.close)
+        Path(self._alive.name).unlink(missing_ok=True)
+        self._alive.close()
 
-    # --- the writer thread ------------------------------------------------------------------------
+    # --- the shipper thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            batch = [self.queue.get()]
-            if batch[0] is not None:
-                time.sleep(self.flush_seconds)  # let requests gather: one wake-up, one write
-            while batch[-1] is not None:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            items = [item for item in batch if item is not None]
+        retry = self.ship_seconds
+        next_try = 0.0
+        while not self._stopping.wait(self.ship_seconds):
             try:
-                if items:
-                    self._write([line for item in items for line in lines(*item)])
-                    self.written += len(items)
-            except Exception as exc:  # a full or failing disk: count, warn now and then, go on
-                self.failed += len(items)
-                self._close_stream()
-                if time.monotonic() - self._warned > 60:
-                    self._warned = time.monotonic()
-                    logger.warning(
-                        "prediction log %s: %s (%d requests not logged so far)",
-                        self.path,
-                        exc,
-                        self.failed + self.dropped,
-                    )
-            if batch[-1] is None:
-                self._close_stream()
-                return
+                self.file.rotate_now()
+                if time.monotonic() >= next_try:
+                    if self.ship():
+                        retry = self.ship_seconds
+                    else:
+                        retry = min(retry * 2, max(self.max_retry_seconds, self.ship_seconds))
+                        next_try = time.monotonic() + retry
+            except OSError as exc:  # the spool itself failed (full, gone): try again later
+                logger.warning("prediction log: the spool failed: %s", exc)
+        self.ship(wait=True)  # the last pass, at close: after a sibling's, not instead of it
 
-    def _write(self, lines: list[str]) -> None:
-        if self._stream is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = self.path.open("ab")
-            self._size = self._stream.tell()
-        for line in lines:
-            data = line.encode()
-            if self._size and self._size + len(data) > self.max_bytes:
-                self._rotate()
-            self._stream.write(data)
-            self._size += len(data)
-        self._stream.flush()
+    def ship(self, *, wait: bool = False) -> bool:
+        """Copy every outbox file to the sink, oldest first, deleting each once copied; then,
+        if the sink failed, keep the outbox under spool_bytes. False when the sink failed."""
+        with (self.outbox.parent / "ship.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return True  # another process of this pod is shipping this spool
+            self._adopt_orphans()
+            for path in sorted(self.outbox.glob("*.jsonl")):
+                try:
+                    self._put(path)
+                except Exception as exc:
+                    self.ship_failures += 1
+                    self._down(exc)
+                    self._trim()
+                    return False
+                path.unlink()
+                self.shipped += 1
+        if self.down_since is not None:
+            logger.warning(
+                "prediction log: shipping to %s again after %.0f s (%d records deleted unshipped)",
+                self.sink,
+                time.time() - self.down_since,
+                self.discarded - self.discarded_at_outage,
+            )
+            self.down_since = None
+        return True
 
-    def _rotate(self) -> None:
-        self._close_stream()
-        for n in range(self.backups - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{n}")
-            if older.exists():
-                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
-        if self.backups > 0:
-            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
-        self._stream = self.path.open("ab")
-        self._size = 0
+    def _adopt_orphans(self) -> None:
+        """Move the current file of a process that died without closing it (SIGKILL, out of
+        memory) to the outbox: its lock file is no longer held."""
+        for lock_file in self.writing.glob("*.lock"):
+            with lock_file.open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer lives
+                orphan = lock_file.with_suffix(".jsonl")
+                if orphan.exists():
+                    orphan.replace(self.outbox / file_name(datetime.datetime.now(datetime.UTC)))
+                lock_file.unlink()
 
-    def _close_stream(self) -> None:
-        if self._stream is not None:
-            with contextlib.suppress(OSError):
-                self._stream.close()
-            self._stream = None
+    def _put(self, path: Path) -> None:
+        from fsspec.core import url_to_fs
+        from fsspec.implementations.local import LocalFileSystem
+
+        fs, root = url_to_fs(self.sink)
+        target = f"{root.rstrip('/')}/{sink_key(path.name)}"
+        if isinstance(fs, LocalFileSystem):  # a folder: never show a reader half a file
+            fs.makedirs(str(Path(target).parent), exist_ok=True)
+            fs.put_file(str(path), f"{target}.part")
+            fs.mv(f"{target}.part", target)
+        else:  # an object store writes an object whole
+            fs.put_file(str(path), target)
+
+    def _down(self, exc: Exception) -> None:
+        if self.down_since is None:  # once per outage
+            self.down_since = time.time()
+            self.discarded_at_outage = self.discarded
+            waiting = list(self.outbox.glob("*.jsonl"))
+            logger.warning(
+                "prediction log: cannot ship to %s (%s: %s); %d files (%d bytes) wait in %s and "
+                "are retried; past %d bytes the oldest are deleted",
+                self.sink,
+                type(exc).__name__,
+                str(exc)[:200],
+                len(waiting),
+                sum(path.stat().st_size for path in waiting),
+                self.outbox,
+                self.spool_bytes,
+            )
+
+    def _trim(self) -> None:
+        """Keep the outbox under spool_bytes: delete its oldest files, counting their records."""
+        files = sorted(self.outbox.glob("*.jsonl"))
+        discarded = self.discarded_at_outage
+        total = sum(path.stat().st_size for path in files)
+        for path in files:
+            if total <= self.spool_bytes:
+                break
+            data = path.read_bytes()
+            path.unlink()
+            total -= len(data)
+            if self.discarded == discarded:  # once per outage, and a count when it ends
+                logger.warning(
+                    "prediction log: %s holds more than %d bytes: deleting its oldest files",
+                    self.outbox,
+                    self.spool_bytes,
+                )
+            self.discarded += data.count(b"\n")
 
 
 def lines(when: float, records: list[BaseModel], response: BaseModel) -> list[str]:
@@ -193,57 +375,5 @@ def lines(when: float, records: list[BaseModel], response: BaseModel) -> list[st
                 **({"probabilities": probabilities[i]} if probabilities is not None else {}),
             }
         )
-        + "\n"
         for i, record in enumerate(records)
     ]
-
-
-# --- Reading it back, for drift monitoring -------------------------------------------------------
-
-
-def log_files(path: Path) -> list[Path]:
-    """Every file of the log at `path`: each worker's (`<name>.<worker>.jsonl`) and their
-    rotations (`...jsonl.1`), newest first."""
-    if not path.parent.is_dir():
-        return []
-    files = [
-        candidate
-        for candidate in path.parent.iterdir()
-        if candidate.is_file()
-        and candidate.name.startswith(path.stem)
-        and path.suffix in candidate.name
-    ]
-    return sorted(files, key=lambda file: file.stat().st_mtime, reverse=True)
-
-
-def read_logged_features(
-    path: Path, *, rows: int, hours: float | None = None, now: float | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """The features of the newest `rows` logged records (of the last `hours`, if set), newest
-    files first; and how many lines were unreadable (a line cut short by a crash, say)."""
-    since = None if hours is None else (time.time() if now is None else now) - hours * 3600
-    found: list[tuple[str, dict[str, Any]]] = []
-    broken = 0
-    for file in log_files(path):
-        if len(found) >= rows:
-            break
-        with file.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                    stamp, features = str(entry["time"]), dict(entry["features"])
-                except (ValueError, KeyError, TypeError):
-                    broken += 1
-                    continue
-                if since is not None and parse_time(stamp) < since:
-                    continue
-                found.append((stamp, features))
-    found.sort(key=lambda item: item[0])  # ISO times in UTC sort as text
-    return [features for _, features in found[-rows:]], broken
-
-
-def parse_time(stamp: str) -> float:
-    try:
-        return datetime.datetime.fromisoformat(stamp).timestamp()
-    except ValueError:
-        return 0.0

@@ -90,7 +90,7 @@ def create_service(model_tag: str) -> Any:
             self.batcher = scoring.Batcher(
                 lambda requests: scoring.score_requests(model, contract, requests)
             )
-            self.log = PredictionLog.from_env(bentoml.server_context.worker_index)
+            self.log = PredictionLog.from_env()
 
         @bentoml.on_shutdown  # type: ignore[untyped-decorator]
         def close_log(self) -> None:

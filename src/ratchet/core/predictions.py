@@ -1,0 +1,109 @@
+"""The prediction log in its sink: how its files are named, and reading the newest records back.
+
+The sink is an fsspec URL (params.yaml `monitor.predictions`): a local folder, `s3://bucket/prefix`
+or `gs://bucket/prefix`. Every service process ships each closed file of its log there as
+`<sink>/<UTC day>/<UTC time>-<host>-<pid>-<random>.jsonl`: a name no other pod or process can
+take, whose time (when the file was closed, so after each of its records) sorts the files. The
+serving side writes them (src/ratchet/serve/prediction_log.py); `make monitor` reads them here.
+A line is one served record: {"time", "model_version", "features", "prediction"[, "probabilities"]}.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ratchet.core.errors import RatchetError
+
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+def file_name(closed: datetime.datetime) -> str:
+    """A file's name in the sink: its closing time in UTC, then who wrote it."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+    stamp = closed.astimezone(datetime.UTC).strftime(STAMP)
+    return f"{stamp}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+
+
+def sink_key(name: str) -> str:
+    """Where a file goes under the sink: one folder per UTC day, so readers list only the newest."""
+    closed = datetime.datetime.strptime(name[:23], STAMP)
+    return f"{closed:%Y-%m-%d}/{name}"
+
+
+def closed_at(name: str) -> float:
+    """The time (epoch seconds) a file of the sink was closed, from its name; 0 if it has none."""
+    try:
+        return datetime.datetime.strptime(name[:23], STAMP).replace(tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def newest_files(url: str) -> Iterator[tuple[Any, str]]:
+    """The log's files in the sink, newest first: (filesystem, path) pairs, listed day by day."""
+    from fsspec.core import url_to_fs
+
+    try:
+        fs, root = url_to_fs(url)
+        fs.invalidate_cache()  # other processes may have shipped files since this one listed
+        days = [path for path in fs.ls(root, detail=False) if DAY.fullmatch(base(path))]
+    except FileNotFoundError:
+        return
+    except (ImportError, ValueError, OSError) as exc:  # no s3fs, an unknown protocol, no access
+        raise RatchetError(
+            f"params.yaml: monitor.predictions is {url}, which cannot be read ({exc}): install "
+            "its filesystem (`uv add --group monitor s3fs`, or gcsfs) and give this job access"
+        ) from None
+    for day in sorted(days, key=base, reverse=True):
+        names = [path for path in fs.ls(day, detail=False) if path.endswith(".jsonl")]
+        for path in sorted(names, key=base, reverse=True):
+            yield fs, path
+
+
+def base(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def read_logged_features(
+    url: str, *, rows: int, hours: float | None = None, now: float | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The features of the newest `rows` logged records (of the last `hours`, if set), and how
+    many lines were unreadable (a line cut short by a crash, say). Reads the newest files first,
+    and stops at the first file closed before the window, or before the oldest of the `rows`
+    newest records found so far: a file holds no record newer than its closing time."""
+    since = None if hours is None else (time.time() if now is None else now) - hours * 3600
+    found: list[tuple[str, dict[str, Any]]] = []
+    broken = 0
+    for fs, path in newest_files(url):
+        if len(found) >= rows:
+            found = sorted(found, key=lambda item: item[0])[-rows:]
+            since = max(since or 0.0, parse_time(found[0][0]))
+        if since is not None and closed_at(base(path)) < since:
+            break
+        for line in fs.cat_file(path).decode("utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                stamp, features = str(entry["time"]), dict(entry["features"])
+            except (ValueError, KeyError, TypeError):
+                broken += 1
+                continue
+            if since is not None and parse_time(stamp) < since:
+                continue
+            found.append((stamp, features))
+    found.sort(key=lambda item: item[0])  # ISO times in UTC sort as text
+    return [features for _, features in found[-rows:]], broken
+
+
+def parse_time(stamp: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
