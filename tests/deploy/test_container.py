@@ -1,7 +1,12 @@
 """The release image run the way the Deployment runs it, with Docker: the rendered manifest's
 uid and groups, a read-only root, no capabilities, no privilege escalation, its emptyDirs as
-tmpfs, its env and its limits. It must pass its probes, answer a prediction, write its
-prediction log where the manifest says, and stop cleanly on SIGTERM within the grace period.
+tmpfs, its env and its limits. It must pass its probes, answer a prediction, spool its
+prediction log where the manifest says, and on SIGTERM ship it to the sink and stop cleanly
+within the grace period.
+
+The sink is the one thing not as the overlay has it: the overlay names a bucket (a placeholder),
+and the image holds no s3fs unless a fork adds it (docs/deploy.md#the-prediction-log-sink). A
+folder of the host, mounted into the container, stands in: the same shipper, the same files.
 
 Without a Docker daemon the test is skipped, saying why.
 """
@@ -22,6 +27,7 @@ from typing import Any
 import pytest
 
 from ratchet.release.smoke import http, smoke_test
+from ratchet.serve.prediction_log import ENV_SINK, ENV_SPOOL
 from tests.conftest import Project
 from tests.deploy.render import Object, container, only, render
 from tests.release.test_bento import a_fork
@@ -81,9 +87,13 @@ def quantity(value: str) -> str:
     return str(int(value[:-1]) / 1000) if value.endswith("m") else value
 
 
-def run_arguments(objects: list[Object]) -> list[str]:
+SINK = "/var/lib/ratchet-sink"  # where the container sees the host's folder sink
+
+
+def run_arguments(objects: list[Object], sink: Path) -> list[str]:
     """`docker run` options for the rendered Deployment's pod: its security context, emptyDirs,
-    env, port and limits, all read from the manifest."""
+    env, port and limits, all read from the manifest; the prediction log's sink is the folder
+    `sink` of the host instead of the overlay's bucket."""
     pod = only(objects, "Deployment")["spec"]["template"]["spec"]
     main = container(objects)
     context = pod["securityContext"]
@@ -102,8 +112,13 @@ def run_arguments(objects: list[Object]) -> list[str]:
         assert mount["name"] in empty_dirs, mount
         # an emptyDir is writable by the pod's user and its fsGroup
         arguments += ["--tmpfs", f"{mount['mountPath']}:uid={user},gid={fs_group}"]
-    for variable in main["env"]:
-        arguments += ["--env", f"{variable['name']}={variable['value']}"]
+    variables = {variable["name"]: variable["value"] for variable in main["env"]}
+    assert "://" in variables[ENV_SINK], variables[ENV_SINK]  # the overlay's bucket, replaced:
+    variables[ENV_SINK] = SINK
+    sink.chmod(0o777)  # as a bucket takes the pod's files: writable by the pod's user
+    arguments += ["--volume", f"{sink}:{SINK}"]
+    for name, value in variables.items():
+        arguments += ["--env", f"{name}={value}"]
     return arguments
 
 
@@ -145,7 +160,9 @@ def test_the_image_runs_under_the_manifests_security_context_and_drains_on_sigte
     published = free_port()
     base = f"http://127.0.0.1:{published}"
     startup = main["startupProbe"]
-    with running(name, run_arguments(objects), port, published) as running_name:
+    sink = tmp_path / "sink"
+    sink.mkdir()
+    with running(name, run_arguments(objects, sink), port, published) as running_name:
         wait(
             base + startup["httpGet"]["path"],
             startup["periodSeconds"] * startup["failureThreshold"],
@@ -158,14 +175,14 @@ def test_the_image_runs_under_the_manifests_security_context_and_drains_on_sigte
         status, metrics = get(f"{base}/metrics")
         assert status == 200 and "bentoml_service_request_total" in metrics
 
-        # the prediction log is written where RATCHET_PREDICTION_LOG says, on its emptyDir
-        log = Path({v["name"]: v["value"] for v in main["env"]}["RATCHET_PREDICTION_LOG"])
+        # the prediction log is spooled where RATCHET_PREDICTION_SPOOL says, on its emptyDir
+        spool = {v["name"]: v["value"] for v in main["env"]}[ENV_SPOOL]
         deadline = time.monotonic() + 10
         listed = ""
         while time.monotonic() < deadline and ".jsonl" not in listed:
-            listed = docker("exec", running_name, "ls", str(log.parent), check=False).stdout
+            listed = docker("exec", running_name, "ls", "-R", spool, check=False).stdout
             time.sleep(0.3)
-        assert ".jsonl" in listed, f"no prediction log in {log.parent}"
+        assert ".jsonl" in listed, f"no prediction log in {spool}"
         logs = docker("logs", running_name)
         assert "Read-only file system" not in logs.stdout + logs.stderr
 
@@ -178,3 +195,8 @@ def test_the_image_runs_under_the_manifests_security_context_and_drains_on_sigte
         )
     assert state["ExitCode"] == 0 and not state["OOMKilled"], state
     assert stopped < grace
+    # the last file shipped on SIGTERM: the smoke test's one valid record, in the sink's day folder
+    shipped = sorted(sink.glob("*/*.jsonl"))
+    records = [json.loads(line) for path in shipped for line in path.read_text().splitlines()]
+    assert len(records) == 1, shipped
+    assert {"time", "model_version", "features", "prediction"} <= records[0].keys()

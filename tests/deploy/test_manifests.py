@@ -9,7 +9,7 @@ import functools
 import inspect
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -19,7 +19,17 @@ import yaml
 
 from ratchet.release.image import SERVICE_PORT
 from ratchet.serve.middleware import DisarmedTimeout
-from ratchet.serve.prediction_log import PredictionLog
+from ratchet.serve.prediction_log import (
+    ENV_SHIP_SECONDS,
+    ENV_SINK,
+    ENV_SPOOL,
+    ENV_SPOOL_BYTES,
+    MAX_BYTES,
+    SHIP_SECONDS,
+    SPOOL_BYTES,
+    PredictionLog,
+    env_number,
+)
 from tests.deploy.render import DEPLOY, OVERLAYS, Object, container, only, render
 from tests.serve.conftest import Served
 
@@ -258,12 +268,59 @@ def test_a_pod_drains_its_requests_before_it_stops(
     rendered: dict[str, list[Object]], env: str, regression: Served
 ) -> None:
     """The grace period covers the preStop pause, BentoML's request timeout as the service
-    applies it, and the prediction log's flush; no pod leaves before its successor is ready."""
+    applies it, and the prediction log's last ship to its sink; no pod leaves before its
+    successor is ready."""
     deployment = only(rendered[env], "Deployment")["spec"]
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = deployment["template"]["spec"]
     pause = container(rendered[env])["lifecycle"]["preStop"]["sleep"]["seconds"]
     [timeout] = [m.kwargs["timeout"] for m in regression.app.user_middleware
                  if m.cls is DisarmedTimeout]  # fmt: skip
-    flush = inspect.signature(PredictionLog.close).parameters["timeout"].default
-    assert pod["terminationGracePeriodSeconds"] > pause + timeout + flush
+    last_ship = inspect.signature(PredictionLog.close).parameters["timeout"].default
+    assert pod["terminationGracePeriodSeconds"] > pause + timeout + last_ship
+
+
+def size(quantity: str) -> int:
+    """A Kubernetes quantity of bytes: 1Gi, 512Mi, 64Ki or a number."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    if quantity[-2:] in units:
+        return int(quantity[:-2]) * units[quantity[-2:]]
+    return int(quantity)
+
+
+def environment(objects: list[Object]) -> dict[str, str]:
+    return {variable["name"]: variable["value"] for variable in container(objects)["env"]}
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_the_prediction_log_spools_on_an_emptydir_larger_than_its_bound(
+    rendered: dict[str, list[Object]], env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool is a volume of its own, not /tmp's, and the kubelet does not evict a pod whose
+    sink is down: the emptyDir holds the outbox's bound and the file being written."""
+    variables = environment(rendered[env])
+    for name in (ENV_SPOOL_BYTES, ENV_SHIP_SECONDS):
+        monkeypatch.setenv(name, variables[name])  # read as the service reads them
+    bound = int(env_number(ENV_SPOOL_BYTES, SPOOL_BYTES))
+    assert env_number(ENV_SHIP_SECONDS, SHIP_SECONDS) > 0
+    [mount] = [m for m in container(rendered[env])["volumeMounts"]
+               if m["mountPath"] == variables[ENV_SPOOL]]  # fmt: skip
+    pod = only(rendered[env], "Deployment")["spec"]["template"]["spec"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert size(volume["emptyDir"]["sizeLimit"]) > bound + MAX_BYTES
+
+
+def test_each_overlay_ships_its_prediction_log_to_a_bucket_prefix_of_its_own(
+    rendered: dict[str, list[Object]],
+) -> None:
+    """An object store (a pod's disk goes with the pod), one prefix per environment, none under
+    another: the monitor reads every file under the prefix params.yaml names."""
+    sinks = {env: environment(rendered[env])[ENV_SINK] for env in OVERLAYS}
+    for env, sink in sinks.items():
+        scheme, _, path = sink.partition("://")
+        assert scheme in {"s3", "gs"}, f"{env}: {sink} is not in a bucket"
+        assert PurePosixPath(path).name == env, f"{env}: {sink} does not end in /{env}"
+    for env, sink in sinks.items():
+        for other, elsewhere in sinks.items():
+            if other != env:
+                assert not (elsewhere + "/").startswith(sink + "/"), (env, other)
