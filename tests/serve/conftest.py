@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import warnings
@@ -48,6 +49,9 @@ def bentoml_home(home: Path) -> Iterator[Path]:
         yield home
 
 
+APPS = itertools.count()  # one metrics namespace per app in this process
+
+
 @dataclass
 class Served:
     """A stored model, its service, and the artifacts it was imported from."""
@@ -67,8 +71,10 @@ class Served:
     @functools.cached_property
     def app(self) -> Any:
         # Each app registers its Prometheus metrics in this process's one registry: give each
-        # service its own namespace, and build its app once.
-        self.service.config["metrics"] = {"namespace": f"test_{self.tag.split(':')[1]}"}
+        # service its own namespace (the same model can be served twice: tests/deploy serves
+        # one too), and build its app once.
+        namespace = f"test_{self.tag.split(':')[1]}_{next(APPS)}"
+        self.service.config["metrics"] = {"namespace": namespace}
         return self.service.to_asgi()
 
     def client(self) -> TestClient:
