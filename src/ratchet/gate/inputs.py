@@ -307,9 +307,13 @@ def run_gate(base: str, *, reset: Reset = Reset()) -> tuple[GateResult, Revision
     elif revision.model_md5 is None:
         measurement = nothing("nothing: the base has no model yet")
     else:
-        anchor = find_anchor(revision)
-        assert anchor is not None  # the base has a model
-        measurement = measure(revision, anchor, rules[0], params.data, new_metrics)
+        try:
+            anchor = find_anchor(revision)
+            assert anchor is not None  # the base has a model
+            measurement = measure(revision, anchor, rules[0], params.data, new_metrics)
+        except RatchetError as exc:  # a commit git cannot read, a corrupt metrics file
+            measurement = nothing("nothing: the base's side could not be read")
+            measurement.problems = [str(exc)]
     result = judge(
         base=base,
         base_commit=revision.commit if revision else None,
