@@ -65,9 +65,8 @@ def find_model(revision: Revision) -> Champion:
         return Champion(None, f"the dvc.lock of {commit[:12]} names no {MODEL_FILE}")
     stored = from_dvc(commit, expected)
     if stored is not None:
-        return Champion(
-            load(stored), f"its dvc.lock (md5 {expected[:8]}), DVC cache or remote", expected
-        )
+        source = f"md5 {expected[:8]} as its dvc.lock records, from the DVC cache or remote"
+        return Champion(load(stored), source, expected)
     try:
         trained, trained_md5 = retrain(commit)
     except RatchetError as exc:

@@ -185,8 +185,7 @@ def measure(
                 "tag a release (v*) on the base branch to move the anchor"
             )
     note = (
-        f"both models on this branch's {len(test):,} test rows; the base's model from "
-        f"{champion.source}"
+        f"both models on this branch's {len(test):,} test rows; the base's model: {champion.source}"
     )
     return Measurement(
         "paired", note, measured, slices, len(test), since_anchor, anchor_note, problems
@@ -204,7 +203,7 @@ def anchor_side(anchor: Anchor, data: DataParams) -> tuple[Champion | None, str]
     model = find_model(anchor.revision)
     if model.model is None:
         return None, f"{where}: its recorded metrics, measured on its own rows ({model.source})"
-    return model, f"{where}, scored on the same rows; its model from {model.source}"
+    return model, f"{where}, scored on the same rows; its model: {model.source}"
 
 
 @dataclass(frozen=True)

@@ -174,30 +174,41 @@ def find_anchor(base: Revision) -> Anchor | None:
     commits main has been, newest first):
 
     - the newest commit a `v*` release tag points at;
-    - before any release, the first commit with a model since the target, task or metric set last
-      changed (the last baseline reset), or since the first model.
+    - before any release, the first commit with a model since the data, target, task or metric
+      set last changed (what a baseline reset may approve), or since the first model.
 
-    None when base has no model. A change of data is no reset here: the anchor's model is scored
-    on the pull request's rows like main's, so new data cannot restart the count.
+    None when base has no model. A change of data ends the walk too: a model trained on other
+    data may have trained on the rows that are now the test rows, and would then look better
+    than any model that cannot have.
     """
     if base.model_md5 is None:
         return None
     tags = release_tags()
     history = git("rev-list", "--first-parent", base.commit).split()
-    # Between two commits that change params.yaml or dvc.lock the model and the rules are the
-    # same: only those commits, and tagged ones, need reading.
+    # Between two commits that change params.yaml, dvc.lock or data.dvc the model, the data and
+    # the rules are the same: only those commits, and tagged ones, need reading.
     changes = git(
-        "log", "--first-parent", "--format=%H", base.commit, "--", str(PARAMS_FILE), str(LOCK_FILE)
+        "log",
+        "--first-parent",
+        "--format=%H",
+        base.commit,
+        "--",
+        *(str(path) for path in (PARAMS_FILE, LOCK_FILE, DATA_DVC_FILE)),
     ).split()
     worth_reading = {*changes, *tags}
-    newer = base
+    newer, why = base, "the first model (no release yet)"
     for commit in history:
         if commit != base.commit and commit not in worth_reading:
             continue
         revision = base if commit == base.commit else Revision.read(commit)
-        if revision.model_md5 is None or cannot_compare(revision, newer, newer.data):
-            break  # before the first model, or the reset: `newer` is the first model after it
+        if revision.model_md5 is None:
+            break  # before the first model: `newer` is the first
+        if revision.data_md5 != newer.data_md5 or cannot_compare(revision, newer, newer.data):
+            why = (
+                "the first model since the data, target, task or metrics changed (no release since)"
+            )
+            break  # a reset: `newer` is the first model after it
         if commit in tags:
             return Anchor(revision, f"the newest release, {tags[commit]}")
         newer = revision
-    return Anchor(newer, "the first model since the last baseline reset (no release yet)")
+    return Anchor(newer, why)
