@@ -27,8 +27,14 @@ def data_version(dvc_file: Path = DATA_DVC_FILE) -> str:
     """The DVC hash of the data folder as data.dvc records it."""
     if not dvc_file.is_file():
         return "untracked"
-    outs = read_yaml(dvc_file).get("outs") or [{}]
-    return str(outs[0].get("md5", "unknown"))
+    return recorded_md5(read_yaml(dvc_file)) or "unknown"
+
+
+def recorded_md5(dvc_file: dict[str, Any]) -> str | None:
+    """The md5 a .dvc file's (first) output records, from its parsed YAML; None if none."""
+    outs = dvc_file.get("outs") or [{}]
+    found = outs[0].get("md5") if isinstance(outs[0], dict) else None
+    return str(found) if found else None
 
 
 def locked_md5(lock: dict[str, Any], path: Path) -> str | None:

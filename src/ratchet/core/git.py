@@ -51,6 +51,11 @@ def show(commit: str, path: Path) -> str | None:
     )
 
 
+def tracked_files() -> list[str]:
+    """Every path git tracks in the working tree, as committed names (no quoting)."""
+    return [path for path in git("ls-files", "-z").split("\0") if path]
+
+
 def resolve(revision: str, role: str = "revision") -> str:
     """The commit a revision names, or a RatchetError that says how to make it known."""
     result = git_call("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")

@@ -11,8 +11,9 @@ from typing import Literal
 import pandas as pd
 
 from ratchet.core.data import read_split
+from ratchet.core.dvc import recorded_md5
 from ratchet.core.errors import RatchetError
-from ratchet.core.git import git, git_call, resolve, show
+from ratchet.core.git import git, git_call, resolve, show, tracked_files
 from ratchet.core.metrics import METRICS, parse_metrics
 from ratchet.core.paths import (
     DATA_DVC_FILE,
@@ -35,7 +36,7 @@ from ratchet.gate.judge import (
     judge,
 )
 from ratchet.gate.report import DataSide, ReportInputs, render_report
-from ratchet.gate.revision import Anchor, Revision, cannot_compare, find_anchor
+from ratchet.gate.revision import Anchor, Revision, cannot_compare, find_anchor, summary_rows
 from ratchet.pipeline.reproduction import Reproduction, untrusted_files
 
 Rules = tuple[GateParams, Literal["base", "branch"]]
@@ -55,14 +56,10 @@ def base_rules(base: Revision, branch_rules: GateParams) -> Rules:
 def reset_grounds(base: Revision, params: Params) -> str | None:
     """Why this branch may be approved as a new baseline: it changes the data, target, task or
     gated metrics, so that its model cannot be held to the base's. None: it changes none."""
-    branch_data = loose_yaml(read_text(None, DATA_DVC_FILE)).get("outs") or [{}]
-    grounds = cannot_compare(base, None, params.data)
-    if grounds is None and base.metric_names != set(params.gate.metrics):
-        grounds = (
-            f"the gated metrics changed from {', '.join(sorted(base.metric_names)) or 'none'} to "
-            f"{', '.join(sorted(params.gate.metrics))}"
-        )
-    if grounds is None and base.data_md5 != branch_data[0].get("md5"):
+    grounds = cannot_compare(base, params.data, set(params.gate.metrics))
+    if grounds is None and base.data_md5 != recorded_md5(
+        loose_yaml(read_text(None, DATA_DVC_FILE))
+    ):
         grounds = "the data changed"
     return grounds
 
@@ -261,7 +258,7 @@ def branch_problems() -> tuple[list[str], dict[str, float]]:
         problems.append(str(exc))
     if reproduction is None or reproduction.verdict != "refused":
         # the gate's own look: a record committed in place of a reproduction is one of these
-        problems += untrusted_files(git("ls-files", "-z").split("\0"))
+        problems += untrusted_files(tracked_files())
     try:
         return problems, parse_metrics(METRICS_FILE.read_text(), str(METRICS_FILE))
     except FileNotFoundError:
@@ -341,15 +338,10 @@ def read_text(commit: str | None, path: Path) -> str | None:
 
 
 def branch_data_side() -> DataSide:
-    branch = Revision(
-        commit="working tree",
-        params_text=None,
-        lock={},
-        metrics_text=None,
-        data_dvc=loose_yaml(read_text(None, DATA_DVC_FILE)),
-        data_summary=read_text(None, DATA_SUMMARY_FILE),
+    return DataSide(
+        md5=recorded_md5(loose_yaml(read_text(None, DATA_DVC_FILE))),
+        rows=summary_rows(read_text(None, DATA_SUMMARY_FILE)),
     )
-    return DataSide(md5=branch.data_md5, rows=branch.data_rows)
 
 
 # The columns each chart reads; a plot file without them is skipped like an unreadable one.

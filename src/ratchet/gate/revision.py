@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ratchet.core.dvc import locked_md5
+from ratchet.core.dvc import locked_md5, recorded_md5
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git, show
 from ratchet.core.metrics import parse_metrics
@@ -110,32 +110,35 @@ class Revision:
 
     @property
     def data_md5(self) -> str | None:
-        outs = self.data_dvc.get("outs") or [{}]
-        found = outs[0].get("md5") if isinstance(outs[0], dict) else None
-        return str(found) if found else None
+        return recorded_md5(self.data_dvc)
 
     @property
     def data_rows(self) -> int | None:
-        try:
-            rows = json.loads(self.data_summary).get("rows") if self.data_summary else None
-        except (json.JSONDecodeError, AttributeError):
-            return None
-        return rows if isinstance(rows, int) else None
+        return summary_rows(self.data_summary)
 
 
-def cannot_compare(old: Revision, new: Revision | None, new_data: DataParams | None) -> str | None:
-    """Why a model of `old` cannot be judged against a model made with `new_data` and the metrics
-    `new` gates: a change of target, task or metric set; None if it can be."""
-    if old.data is None or new_data is None:
+def summary_rows(summary: str | None) -> int | None:
+    """The row count in a data summary (reports/data.json), None when it has none."""
+    try:
+        rows = json.loads(summary).get("rows") if summary else None
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return rows if isinstance(rows, int) else None
+
+
+def cannot_compare(old: Revision, data: DataParams | None, metrics: set[str]) -> str | None:
+    """Why a model of `old` cannot be judged against one made with `data` and gated by `metrics`:
+    a change of target, task or metric set; None if it can be."""
+    if old.data is None or data is None:
         return "a params.yaml without a valid data section"
-    if old.data.task != new_data.task:
-        return f"the task changed from {old.data.task} to {new_data.task}"
-    if old.data.target != new_data.target:
-        return f"the target changed from {old.data.target!r} to {new_data.target!r}"
-    if new is not None and old.metric_names != new.metric_names:
+    if old.data.task != data.task:
+        return f"the task changed from {old.data.task} to {data.task}"
+    if old.data.target != data.target:
+        return f"the target changed from {old.data.target!r} to {data.target!r}"
+    if old.metric_names != metrics:
         return (
             f"the gated metrics changed from {', '.join(sorted(old.metric_names)) or 'none'} to "
-            f"{', '.join(sorted(new.metric_names)) or 'none'}"
+            f"{', '.join(sorted(metrics)) or 'none'}"
         )
     return None
 
@@ -203,7 +206,9 @@ def find_anchor(base: Revision) -> Anchor | None:
         revision = base if commit == base.commit else Revision.read(commit)
         if revision.model_md5 is None:
             break  # before the first model: `newer` is the first
-        if revision.data_md5 != newer.data_md5 or cannot_compare(revision, newer, newer.data):
+        if revision.data_md5 != newer.data_md5 or cannot_compare(
+            revision, newer.data, newer.metric_names
+        ):
             why = (
                 "the first model since the data, target, task or metrics changed (no release since)"
             )

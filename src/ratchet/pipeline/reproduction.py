@@ -28,7 +28,7 @@ import yaml
 from ratchet.core.dvc import committed_outputs, stage_outputs, this_python_first, verify_tracked
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256, text, write_all
-from ratchet.core.git import git, git_call, show
+from ratchet.core.git import git_call, show, tracked_files
 from ratchet.core.paths import DATA_DVC_FILE, LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
 from ratchet.core.settings import flatten, loose_yaml
 
@@ -210,7 +210,7 @@ def reproduce() -> Reproduction:
         if old.is_dir():
             shutil.rmtree(old)
         old.unlink(missing_ok=True)
-    refused = untrusted_files(git("ls-files", "-z").split("\0"))
+    refused = untrusted_files(tracked_files())
     if refused:
         result = Reproduction(verdict="refused", refused=refused)
         write_all({RECORD: text(result.to_json())})
