@@ -137,7 +137,7 @@ def test_a_container_name_in_use_is_refused_and_its_container_left_alone(image: 
     finally:
         docker("rm", "--force", name)
     assert result.returncode == 1
-    assert "error: `docker create --name` failed:" in result.stderr
+    assert f"error: `docker create --name {name} --publish 127.0.0.1:" in result.stderr
     assert "is already in use" in result.stderr
     assert kept.strip()
 

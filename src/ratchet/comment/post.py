@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from ratchet.comment.inert import inert
 from ratchet.comment.relay import Allowance, Relay, own_comment, serving, watermark
 from ratchet.core.errors import RatchetError
+from ratchet.core.process import call
 from ratchet.github.api import GitHubAPI, message
 
 WATERMARK = "ratchet-metrics-gate"
@@ -236,17 +236,10 @@ def post(
         environment = cml_environment(
             home=home, sha=artifact.head_sha, certificate=certificate, token=relay.client_token
         )
+        command = cml_command(cml.resolve(), relay_url, repository, pr, text)
         try:
-            result = subprocess.run(
-                cml_command(cml.resolve(), relay_url, repository, pr, text),
-                env=environment,
-                cwd=scratch,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            result = call(command, env=environment, inherit=False, cwd=Path(scratch), timeout=120)
+        except RatchetError as exc:
             raise RatchetError(f"could not run CML ({cml}): {exc}") from None
     written = relay.written
     if result.returncode != 0 or written is None or written.status not in (200, 201):

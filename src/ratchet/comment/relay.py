@@ -25,7 +25,6 @@ import re
 import secrets
 import shlex
 import ssl
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ratchet.core.errors import RatchetError
+from ratchet.core.process import run
 from ratchet.github.api import GitHubAPI, Response
 
 API = "/api/v3"  # where CML looks for the API of a host that is not github.com
@@ -204,21 +203,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1, valid for a day, and its key: made for one run, trusted by
     the one client told to trust it."""
     certificate, key = folder / "relay.pem", folder / "relay.key"
-    try:
-        subprocess.run(
-            [*MAKE_CERTIFICATE, "-keyout", str(key), "-out", str(certificate)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except FileNotFoundError:
-        raise RatchetError(
-            "openssl is not on PATH: the relay makes its certificate with it"
-        ) from None
-    except subprocess.CalledProcessError as exc:
-        raise RatchetError(
-            f"openssl could not make the relay's certificate: {exc.stderr}"
-        ) from None
+    run([*MAKE_CERTIFICATE, "-keyout", str(key), "-out", str(certificate)])
     return certificate, key
 
 

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from ratchet.core.errors import RatchetError
+from ratchet.core.process import call, run
 
 
 def git_call(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `git ARGS` and return what happened, for callers that read the exit code themselves."""
-    try:
-        return subprocess.run(
-            ["git", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, **env} if env else None,
-        )
-    except FileNotFoundError:
-        raise RatchetError("git not found on PATH: install git") from None
+    return call(["git", *args], env=env)
 
 
 def git(*args: str, env: Mapping[str, str] | None = None) -> str:
     """Run `git ARGS`; its standard output, stripped, or a RatchetError with what git said."""
-    result = git_call(*args, env=env)
-    if result.returncode != 0:
-        said = (result.stderr.strip() or result.stdout.strip()).replace("\n", " ")
-        raise RatchetError(f"`git {' '.join(args[:2])}` failed: {said}")
-    return result.stdout.strip()
+    return run(["git", *args], env=env).strip()
 
 
 def show(commit: str, path: Path) -> str | None:

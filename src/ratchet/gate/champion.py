@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from ratchet.core.errors import RatchetError
 from ratchet.core.files import md5
 from ratchet.core.git import git
 from ratchet.core.paths import DATA_DVC_FILE, MODEL_FILE
+from ratchet.core.process import call, failure
 from ratchet.core.settings import DataParams
 from ratchet.gate.revision import Revision
 
@@ -124,17 +124,10 @@ def retrain(commit: str) -> tuple[bytes, str]:
         env = {**this_python_first(), "PYTHONPATH": str(base / "src")}  # base's code, not ours
 
         def dvc(*args: str) -> None:
-            result = subprocess.run(
-                [sys.executable, "-m", "dvc", *args],
-                cwd=base,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            command = [sys.executable, "-m", "dvc", *args]
+            result = call(command, cwd=base, env=env)
             if result.returncode != 0:
-                said = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-                raise RatchetError(f"retraining it from {commit[:12]} failed: {' | '.join(said)}")
+                raise RatchetError(f"retraining it from {commit[:12]}: {failure(command, result)}")
 
         dvc("config", "--local", "cache.dir", str(cache))
         dvc("pull", "--quiet", str(DATA_DVC_FILE))

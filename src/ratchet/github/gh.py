@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 from ratchet.core.errors import RatchetError
+from ratchet.core.process import run
 
 
 def gh(*args: str, stdin: str = "") -> str:
@@ -17,19 +17,7 @@ def gh(*args: str, stdin: str = "") -> str:
 
     Standard input is always given (empty by default), so gh never waits for a person.
     """
-    try:
-        result = subprocess.run(
-            ["gh", *args], input=stdin, capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise RatchetError(
-            "gh (the GitHub CLI) is not on PATH: install it from https://cli.github.com "
-            "(GitHub's runners have it)"
-        ) from None
-    if result.returncode != 0:
-        said = (result.stderr.strip() or result.stdout.strip()).replace("\n", " ")
-        raise RatchetError(f"`gh {' '.join(args[:2])}` failed: {said}")
-    return result.stdout
+    return run(["gh", *args], stdin=stdin)
 
 
 def gh_json(*args: str) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from ratchet.core.errors import RatchetError
 from ratchet.core.files import sha256, text, write_all
 from ratchet.core.git import git_call, show, tracked_files
 from ratchet.core.paths import DATA_DVC_FILE, LOCK_FILE, MODEL_FILE, PR_REPORT_DIR
+from ratchet.core.process import run
 from ratchet.core.settings import flatten, loose_yaml
 
 RECORD = PR_REPORT_DIR / "reproduction.json"
@@ -146,9 +146,7 @@ def compare_locks(
 def _run(command: list[str], **env: str) -> None:
     """Run a long command with its output shown as it goes, with this Python first on PATH (the
     stages' commands say `python`) and `env` added to the environment."""
-    code = subprocess.run(command, check=False, env={**this_python_first(), **env}).returncode
-    if code != 0:
-        raise RatchetError(f"`{' '.join(command[2:])}` failed (exit {code}): see its output above")
+    run(command, env={**this_python_first(), **env}, show=True)
 
 
 def tracking() -> str:

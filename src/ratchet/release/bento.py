@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import write_all
+from ratchet.core.process import run
 from ratchet.serve.store import import_model
 
 BENTOFILE = Path("bentofile.yaml")
@@ -39,17 +39,6 @@ def export_requirements(output: Path = REQUIREMENTS_FILE) -> None:
         "--quiet",
     ]
     write_all({output: lambda staged: run([*command, "--output-file", str(staged)])})
-
-
-def run(command: list[str]) -> str:
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise RatchetError(f"`{command[0]}` not found on PATH: see the README's setup") from None
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines()
-        raise RatchetError(f"`{' '.join(command[:3])} ...` failed: {' | '.join(output[-5:])}")
-    return result.stdout
 
 
 def bento_name(bentofile: Path = BENTOFILE) -> str:

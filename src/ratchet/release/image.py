@@ -7,13 +7,13 @@ installed against uv.lock's hashes, code and model owned by root.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from ratchet.core.errors import RatchetError
+from ratchet.core.process import call
 from ratchet.release.publish import docker
 from ratchet.release.versions import parse_version
 
@@ -62,12 +62,7 @@ def containerize(command: list[str]) -> None:
     with the fix is locked.
     """
     with tempfile.TemporaryDirectory(prefix="ratchet-image-") as workdir:
-        try:
-            result = subprocess.run(
-                command, cwd=workdir, env={**os.environ, "TMPDIR": workdir}, check=False
-            )
-        except FileNotFoundError:
-            raise RatchetError(f"{command[0]} not found: run `make install`") from None
+        result = call(command, cwd=Path(workdir), env={"TMPDIR": workdir}, show=True)
     if result.returncode != 0:
         raise RatchetError(
             f"`bentoml containerize` failed (exit {result.returncode}), see its output above; "
@@ -89,10 +84,8 @@ def smoke_image(image: str, port: int, name: str, timeout: float) -> list[str]:
         docker("start", name)
         report = smoke_test(f"http://127.0.0.1:{port}", timeout)
     except RatchetError:
-        logs = subprocess.run(
-            ["docker", "logs", "--tail", "60", name], capture_output=True, check=False
-        )
-        sys.stderr.buffer.write(logs.stdout + logs.stderr)
+        logs = call(["docker", "logs", "--tail", "60", name])
+        sys.stderr.write(logs.stdout + logs.stderr)
         sys.stderr.flush()
         raise
     finally:

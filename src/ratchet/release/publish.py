@@ -6,11 +6,11 @@ Each runs one external tool (git, docker, gh) per step and fails with what that 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git, git_call
+from ratchet.core.process import run
 from ratchet.github.gh import gh
 from ratchet.release.versions import image_name, image_tags, require_version
 
@@ -40,14 +40,8 @@ def check_tag(tag: str, default_branch: str) -> str:
 
 
 def docker(*args: str) -> str:
-    try:
-        result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise RatchetError("docker not found on PATH: install Docker") from None
-    if result.returncode != 0:
-        said = (result.stderr.strip() or result.stdout.strip()).replace("\n", " ")
-        raise RatchetError(f"`docker {' '.join(args[:2])}` failed: {said}")
-    return result.stdout.strip()
+    """Run `docker ARGS`; its standard output, stripped."""
+    return run(["docker", *args]).strip()
 
 
 def push_image(tag: str, repository: str, local: str, registry: str = "ghcr.io") -> tuple[str, str]:
