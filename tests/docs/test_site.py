@@ -9,6 +9,7 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markdown_it
 import pytest
 
 from tests.conftest import BIN, ROOT
@@ -27,6 +28,30 @@ class Resources(HTMLParser):
             self.urls.append(str(given["src"]))
         if tag == "link" and given.get("href") and given.get("rel") != "canonical":
             self.urls.append(str(given["href"]))
+
+
+class Skeleton(HTMLParser):
+    """The block structure of a page: its lists and items, headings, code blocks and tables."""
+
+    TAGS = frozenset({"ul", "ol", "li", "pre", "table", "blockquote", "h1", "h2", "h3", "h4"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.TAGS:
+            self.tags.append(f"<{tag}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.TAGS:
+            self.tags.append(f"</{tag}>")
+
+
+def skeleton(html: str) -> list[str]:
+    parser = Skeleton()
+    parser.feed(html)
+    return parser.tags
 
 
 def build(source: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -56,6 +81,21 @@ def test_the_home_page_takes_the_readmes_introduction_and_quick_start(site: Path
     home = (site / "index.html").read_text()
     assert "only ever moves forward" in home  # the README's introduction
     assert "make run" in home and "--8&lt;--" not in home and "--8<--" not in home
+
+
+@pytest.mark.parametrize(
+    "page",
+    [path.stem for path in sorted((ROOT / "docs").glob("*.md")) if path.stem != "index"],
+)
+def test_each_page_has_the_structure_github_shows(site: Path, page: str) -> None:
+    """mkdocs' Markdown nests a list, or a code block in a list item, only at 4 spaces and starts
+    a list only after a blank line; GitHub (CommonMark) is laxer. A page written for one must not
+    flatten or swallow a list on the other."""
+    github = markdown_it.MarkdownIt("commonmark").enable("table")
+    expected = skeleton(github.render((ROOT / "docs" / f"{page}.md").read_text()))
+    html = (site / f"{page}.html").read_text()
+    article = html.split('<article class="md-content__inner md-typeset">', 1)[1]
+    assert skeleton(article.split("</article>", 1)[0]) == expected
 
 
 def test_no_page_loads_anything_from_another_host(site: Path) -> None:
