@@ -3,6 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# The one pin of uv: the workflows' setup (.github/actions/setup) reads it with `make uv-version`.
 UV_VERSION := 0.13.9
 # Use uv from PATH, or install a pinned one into .tools/ with the machine's Python 3.11.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -18,8 +19,8 @@ PYTEST_ARGS ?=
 BENCH ?= pipeline serve predict monitor
 ENV ?= staging
 
-.PHONY: help install run test test-fast lint format ui pr-check serve predict monitor retrain image \
-	manifests bench
+.PHONY: help install run test test-fast lint docs format ui pr-check serve predict monitor retrain \
+	image manifests bench uv-version
 
 ##@ Start here
 
@@ -46,10 +47,13 @@ test: install ## the whole test suite, end-to-end tests included, in parallel
 test-fast: install ## the tests without the slow end-to-end ones (the required `test` check)
 	pytest -n auto --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
-lint: install ## ruff, formatting and mypy
+lint: install docs ## ruff, formatting, mypy, and the docs site's build
 	ruff check .
 	ruff format --check .
 	mypy
+
+docs: install ## build the docs site from docs/ into site/ (strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 format: install ## apply ruff's fixes and formatting
 	ruff check --fix .
@@ -88,6 +92,9 @@ manifests: install ## print the Kubernetes objects of an overlay: make manifests
 	kubectl kustomize "deploy/overlays/$(ENV)"
 
 # --- Installing ----------------------------------------------------------------------------------
+
+uv-version:
+	@echo "$(UV_VERSION)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3.11 -m venv .tools

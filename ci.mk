@@ -1,11 +1,11 @@
-# What only the workflows run: one target per step, included by the Makefile. Each target is one
-# command; the commands read what the run tells them (the PR, the tag, the run's URL, where step
-# outputs go) from the environment themselves, in src/ratchet/github/actions.py.
+# What only the workflows run, included by the Makefile. A step that is one `python -m ratchet`
+# command calls it directly; a target here adds something to it: several commands, an environment,
+# an install, a default. The commands read what the run tells them (the PR, the tag, the run's URL,
+# where step outputs go) from the environment themselves, in src/ratchet/github/actions.py.
 
-.PHONY: install-pipeline install-serve install-monitor install-release test-e2e reproduce gate \
-	install-cml pr-comment check-drift drift-alert retrain-data retrain-commit retrain-pr \
-	check-tag bento container smoke-image push-image release-notes github-release promote \
-	deploy-staging deploy-promote
+.PHONY: install-pipeline install-serve install-monitor install-release install-docs test-e2e \
+	install-cml pr-comment check-drift drift-alert retrain-data retrain-pr \
+	check-tag bento container smoke-image github-release deploy-staging deploy-promote
 
 # A job installs only its own dependency group (pyproject.toml), without compiling bytecode: a
 # job runs each module once, so compiling every file of every package would cost more than it saves.
@@ -16,19 +16,13 @@
 install-pipeline install-serve install-monitor install-release: install-%: | $(UV)
 	$(UV) sync --locked --no-default-groups --group $* --no-editable
 
+# The docs site (docs.yml): mkdocs-material alone, without Ratchet or its packages.
+install-docs: | $(UV)
+	$(UV) sync --locked --only-group docs
+
 # CI (ci.yml): the slow end-to-end tests, beside the required `test` job's `make test-fast`.
 test-e2e:
 	pytest -n auto --dist loadfile -m slow
-
-# The PR check (pr.yml), and the same verification of main (main.yml) and of a release: refuse
-# files that would stand in for the check, pull the data and only the data, re-hash it against
-# data.dvc, retrain every stage, hold the committed dvc.lock and results against the result.
-reproduce:
-	python -m ratchet reproduce
-
-# Then judge the reproduced model against the base's, and write the PR report.
-gate:
-	python -m ratchet gate
 
 # The PR comment (comment.yml): the default branch's code on the system Python, no install.
 # CML is built from its own source, checked out at CML_DIR, with a lockfile that holds a hash of
@@ -58,9 +52,6 @@ retrain-data:
 	dvc repro
 	dvc push
 
-retrain-commit:
-	python -m ratchet retrain-commit --bundle reports/retrain
-
 # The token's job: the default branch's code on the system Python, no install.
 retrain-pr:
 	PYTHONPATH=src python3 -m ratchet retrain-pr
@@ -85,17 +76,8 @@ container:
 smoke-image:
 	python -m ratchet smoke-image --tag "$(TAG)" --port "$(SMOKE_PORT)" --name "$(SMOKE_NAME)"
 
-push-image:
-	python -m ratchet push-image
-
-release-notes:
-	python -m ratchet release-notes --output release-notes.md
-
 github-release:
 	PYTHONPATH=src python3 -m ratchet github-release
-
-promote:
-	python -m ratchet promote
 
 # The deploy pull requests (release.yml's `staging` job, promote.yml): the default branch's code on
 # the system Python, no install, with the App's token in GH_TOKEN. The release's image goes to

@@ -43,7 +43,9 @@ def test_hooks_a_pull_request_adds_are_never_imported_and_are_refused(tmp_path: 
     }
     project.run("make", "install-pipeline", env=env)
 
-    result = project.run("make", "reproduce", env=env, check=False)
+    # as the workflow's step runs it: the job's .venv/bin first on PATH (the setup action)
+    env["PATH"] = f"{project.path / '.venv/bin'}{os.pathsep}{env['PATH']}"
+    result = project.run("python", "-m", "ratchet", "reproduce", env=env, check=False)
     assert result.returncode != 0
     assert "refused before anything ran: src/ratchet.pth, src/sitecustomize.py, " in result.stdout
     assert "src/usercustomize.py: Python startup hooks" in result.stdout

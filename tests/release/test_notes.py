@@ -71,7 +71,8 @@ def test_notes_compare_metrics_with_the_previous_release(schemas: dict[str, Data
     ) in notes
     assert "Revert the merged pull request that deployed this release" in notes
     assert "outside Kubernetes, run `ghcr.io/acme/ratchet:1.1.0` again" in notes
-    assert "`git checkout v1.1.0 && make reproduce promote`" in notes
+    rollback = "`git checkout v1.1.0 && python -m ratchet reproduce && python -m ratchet promote`"
+    assert rollback in notes
 
 
 def test_notes_of_a_first_classification_release(schemas: dict[str, DataSchema]) -> None:

@@ -1,9 +1,10 @@
-"""A release run, end to end, as release.yml's steps run it: `make bento container push-image
-release-notes` in a trained fork, the image pushed to a real registry on loopback (Debian's
-`docker-registry`), then `make deploy-staging` against the fake GitHub on loopback. The pull request
-it leaves must set the staging overlay to the digest the registry holds, read back from the
-registry's own API. (`make smoke-image` is left to test_container.py; `make check-tag` and
-`make reproduce` to test_publish.py and the pipeline's tests.)
+"""A release run, end to end, as release.yml's steps run it: `make bento container`, then
+`python -m ratchet push-image` and `release-notes` in a trained fork, the image pushed to a real
+registry on loopback (Debian's `docker-registry`), then `make deploy-staging` against the fake
+GitHub on loopback. The pull request it leaves must set the staging overlay to the digest the
+registry holds, read back from the registry's own API. (`make smoke-image` is left to
+test_container.py; `make check-tag` and `python -m ratchet reproduce` to test_publish.py and the
+pipeline's tests.)
 
 Skipped, saying why, without a Docker daemon or `docker-registry` (apt-get install
 docker-registry).
@@ -127,14 +128,21 @@ def test_a_release_leaves_a_pull_request_that_deploys_the_pushed_digest_to_stagi
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result.stdout
 
+    def ratchet(*args: str, **env: str) -> str:
+        """A step that is one command: `python -m ratchet ...` with the step's environment."""
+        result = project.ratchet(*args, env={**step, **env}, check=False)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
     pushed = f"{registry}/o/r"
     try:
         make("bento", "container")
-        assert make("push-image").startswith(f"push-image: pushed {pushed}@sha256:")
+        assert ratchet("push-image").startswith(f"push-image: pushed {pushed}@sha256:")
         image = outputs(runner / "output.txt")  # what the `push` step hands on
         assert image["image"] == pushed
         # the image job's notes step, then the staging job: its download, the App's token
-        make("release-notes", RATCHET_IMAGE=image["image"], RATCHET_DIGEST=image["digest"])
+        notes = ("release-notes", "--output", "release-notes.md")
+        ratchet(*notes, RATCHET_IMAGE=image["image"], RATCHET_DIGEST=image["digest"])
         (runner / "release-notes").mkdir()
         shutil.move(project.path / "release-notes.md", runner / "release-notes/release-notes.md")
         github.git.commit(

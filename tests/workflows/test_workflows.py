@@ -18,9 +18,15 @@ from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 WORKFLOWS = {path.name: path for path in sorted((ROOT / ".github/workflows").glob("*.yml"))}
+SETUP = "./.github/actions/setup"  # the composite action every job that installs sets up with
+ACTION = ROOT / SETUP / "action.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
-# A step's script runs one target of the Makefile or ci.mk, or checks the lock: nothing else.
-THIN = re.compile(r"^(make [\w-]+|uv lock --check)$")
+# A step's script runs one target of the Makefile or ci.mk, one `python -m ratchet` command, the
+# docs build, or checks the lock: nothing else.
+THIN = re.compile(
+    r"^(make [\w-]+|python -m ratchet [\w-]+( --[\w-]+ [\w./-]+)*|mkdocs build --strict"
+    r"|uv lock --check)$"
+)
 
 
 def load(name: str) -> dict[str, Any]:
@@ -40,6 +46,11 @@ def named(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def runs(job: dict[str, Any]) -> list[str]:
     return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def setups(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inputs of each use of the setup action in a job."""
+    return [step["with"] for step in job["steps"] if step.get("uses") == SETUP]
 
 
 def make_dry_run(target: str, *options: str) -> str:
@@ -101,7 +112,7 @@ def test_actions_are_pinned_and_checkouts_keep_no_credentials(name: str) -> None
         if line.strip().removeprefix("- ").startswith("uses:")
     ]
     assert uses and len(comments) == len(uses)
-    assert [use for use in comments if not PINNED.match(use)] == []
+    assert [use for use in comments if use != SETUP and not PINNED.match(use)] == []
     for step in steps:
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
@@ -116,16 +127,80 @@ def test_permissions_start_from_none_and_each_job_names_its_own(name: str) -> No
         assert "write-all" not in json.dumps(job["permissions"])
 
 
-def test_every_setup_uv_is_the_makefiles_uv() -> None:
+# --- The setup action ----------------------------------------------------------------------------
+
+
+def test_the_setup_action_is_valid_and_pins_its_actions() -> None:
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-actions", ACTION],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    assert {name for name, given in action["inputs"].items() if given["required"]} == {
+        "install",
+        "cache",
+    }
+    uses = [step["uses"] for step in action["runs"]["steps"] if "uses" in step]
+    comments = [
+        line.split("uses:", 1)[1].strip()
+        for line in ACTION.read_text().splitlines()
+        if line.strip().removeprefix("- ").startswith("uses:")
+    ]
+    assert uses == [use.split(" #")[0] for use in comments]
+    assert [use for use in comments if not PINNED.match(use)] == []
+
+
+def test_the_setup_action_installs_the_uv_that_make_uv_version_prints() -> None:
+    steps = yaml.safe_load(ACTION.read_text())["runs"]["steps"]
+    read, setup_uv = steps[0], steps[1]
+    assert "make --no-print-directory uv-version" in read["run"]
+    assert setup_uv["uses"].startswith("astral-sh/setup-uv@")
+    assert setup_uv["with"]["version"] == "${{ steps.uv.outputs.version }}"
+    assert setup_uv["with"]["enable-cache"] == "${{ inputs.cache }}"
     version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert version
-    pinned = {
-        step["with"]["version"]
-        for name in WORKFLOWS
-        for step in all_steps(load(name))
-        if step.get("uses", "").startswith("astral-sh/setup-uv@")
-    }
-    assert pinned == {version.group(1)}
+    printed = subprocess.run(
+        ["make", "--no-print-directory", "uv-version"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert printed.stdout == f"{version.group(1)}\n"
+
+
+def test_the_uv_version_is_written_once() -> None:
+    """The Makefile's UV_VERSION is the one pin: no other tracked file names that version, and no
+    workflow sets up uv but through the setup action."""
+    version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    pins = re.compile(rf"(?<![\d.]){re.escape(version.group(1))}(?![\d.])|uv==|setup-uv@")
+    # the pin, the setup action that reads it, the lock (package versions), and this file
+    allowed = {"Makefile", ".github/actions/setup/action.yml", "uv.lock"}
+    allowed.add(Path(__file__).relative_to(ROOT).as_posix())
+    holding = [
+        name
+        for name in tracked
+        if name not in allowed
+        and (ROOT / name).is_file()
+        and pins.search((ROOT / name).read_text(errors="replace"))
+    ]
+    assert holding == [], f"a second uv pin: {holding}"
+
+
+def test_every_job_that_runs_the_projects_python_sets_up_first() -> None:
+    for name in WORKFLOWS:
+        for key, job in load(name)["jobs"].items():
+            scripts = runs(job)
+            needs_venv = [s for s in scripts if s.startswith(("python ", "mkdocs "))]
+            if not needs_venv:
+                continue
+            steps = job["steps"]
+            setup = [i for i, step in enumerate(steps) if step.get("uses") == SETUP]
+            first = min(i for i, step in enumerate(steps) if step.get("run") in needs_venv)
+            assert setup and setup[0] < first, f"{name}: {key} runs python before the setup"
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
@@ -137,25 +212,38 @@ def test_steps_are_thin_and_run_commands_that_exist(
         script = step.get("run", "").strip()
         if not script:
             continue
-        assert THIN.match(script), f"{name}: `{script}` is not a make target"
+        assert THIN.match(script), f"{name}: `{script}` is not a make target or a command"
+        commands = re.findall(r"^python -m ratchet ([\w-]+)", script)
         if script.startswith("make "):
             recipe = make_dry_run(script.removeprefix("make "))
             # on a fresh runner, where nothing is up to date yet (--always-make)
             fresh = make_dry_run(script.removeprefix("make "), "--always-make")
             assert fresh.strip(), f"{name}: `{script}` would run nothing"
-            for command in re.findall(r"-m ratchet ([\w-]+)", recipe):
-                with pytest.raises(SystemExit) as exit:  # an unknown command exits 2
-                    parser().parse_args([command, "--help"])
-                assert exit.value.code == 0, f"`{script}` runs unknown `ratchet {command}`"
+            commands = re.findall(r"-m ratchet ([\w-]+)", recipe)
+        for command in commands:
+            with pytest.raises(SystemExit) as exit:  # an unknown command exits 2
+                parser().parse_args([command, "--help"])
+            assert exit.value.code == 0, f"`{script}` runs unknown `ratchet {command}`"
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("name", ["release.yml", "retrain.yml"])
-def test_jobs_that_publish_or_write_restore_no_cache(name: str) -> None:
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_a_step_that_is_one_command_takes_only_options_the_command_has(name: str) -> None:
     for step in all_steps(load(name)):
+        words = step.get("run", "").split()
+        if words[:3] == ["python", "-m", "ratchet"]:
+            args = parser().parse_args(words[3:])  # exits 2 on an unknown option
+            assert args.command == words[3]
+
+
+@pytest.mark.parametrize("name", ["release.yml", "retrain.yml", "docs.yml"])
+def test_jobs_that_publish_or_write_restore_no_cache(name: str) -> None:
+    steps = all_steps(load(name))
+    assert [step for step in steps if step.get("uses") == SETUP]
+    for step in steps:
         assert not step.get("uses", "").startswith("actions/cache")
-        if step.get("uses", "").startswith("astral-sh/setup-uv@"):
-            assert step["with"]["enable-cache"] is False
+        if step.get("uses") == SETUP:
+            assert step["with"]["cache"] is False
 
 
 def test_the_required_checks_are_jobs_that_github_actions_reports() -> None:
@@ -176,7 +264,10 @@ def test_ci_runs_lint_and_fast_tests_and_the_e2e_tests_beside_them() -> None:
     jobs = load("ci.yml")["jobs"]
     assert runs(jobs["lint"]) == ["uv lock --check", "make lint"]
     assert runs(jobs["test"]) == ["make test-fast"]
-    assert runs(jobs["e2e"]) == ["make install", "make test-e2e"]
+    assert runs(jobs["e2e"]) == ["make test-e2e"]
+    for job in jobs.values():
+        assert setups(job) == [{"install": "install", "cache": True}]
+    assert "mkdocs build --strict" in make_dry_run("lint")  # a pull request builds the docs
     assert all(job["permissions"] == {"contents": "read"} for job in jobs.values())
 
 
@@ -192,7 +283,8 @@ def test_the_pr_check_runs_on_every_pull_request_with_a_read_only_token() -> Non
     assert job["permissions"] == {"contents": "read"}
     assert "secrets" not in json.dumps(workflow)
     assert job["steps"][0]["with"]["fetch-depth"] == 0  # the gate reads the base from git
-    assert runs(job) == ["make install-pipeline", "make reproduce", "make gate"]
+    assert setups(job) == [{"install": "install-pipeline", "cache": True}]
+    assert runs(job) == ["python -m ratchet reproduce", "python -m ratchet gate"]
     steps = named(job)
     assert "if" not in steps["Reproduce the pipeline from scratch"]
     assert steps["Gate and report"]["if"] == "${{ !cancelled() }}"  # a failed repro gets a report
@@ -207,7 +299,8 @@ def test_every_push_to_main_is_verified_as_a_pull_request_is() -> None:
     assert workflow["on"] == {"push": {"branches": ["main"]}}
     job = workflow["jobs"]["reproduce"]
     assert job["permissions"] == {"contents": "read"}
-    assert runs(job) == ["make install-pipeline", "make reproduce"]
+    assert setups(job) == [{"install": "install-pipeline", "cache": True}]
+    assert runs(job) == ["python -m ratchet reproduce"]
 
 
 def test_the_comment_job_runs_only_the_default_branchs_code() -> None:
@@ -271,11 +364,13 @@ def test_retraining_trains_without_secrets_and_proposes_with_the_token_only() ->
     # The job that runs the repository's code on new data holds no secret and can write nothing.
     assert retrain["permissions"] == {"contents": "read"} and "environment" not in retrain
     assert "secrets." not in json.dumps(retrain)
+    assert setups(retrain) == [{"install": "install-pipeline", "cache": False}]
     assert runs(retrain) == [
-        "make install-pipeline",
         "make retrain-data",
-        "make retrain-commit",
+        "python -m ratchet retrain-commit --bundle reports/retrain",
     ]
+    upload = named(retrain)["Upload the commit"]["with"]
+    assert upload["path"] == "reports/retrain/"
     assert retrain["outputs"] == {"changed": "${{ steps.commit.outputs.changed }}"}
     # The job with the token runs no repository code on data: git, gh and the system Python.
     assert propose["needs"] == "retrain"
@@ -283,7 +378,7 @@ def test_retraining_trains_without_secrets_and_proposes_with_the_token_only() ->
     assert propose["environment"] == "retrain"
     assert propose["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert runs(propose) == ["make retrain-pr"]
-    assert not [s for s in propose["steps"] if "setup-uv" in s.get("uses", "")]  # no install
+    assert setups(propose) == []  # no install
     app = named(propose)["Token of the GitHub App"]
     assert app["with"]["client-id"] == "${{ secrets.RATCHET_APP_CLIENT_ID }}"
     assert "app-id" not in app["with"]  # deprecated
@@ -318,23 +413,26 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
         named(image)["Release only a commit of the default branch (its model passed metrics-gate)"]
     )
     assert steps.index(default) + 2 == steps.index(tagged)
+    assert setups(image) == [{"install": "install-release", "cache": False}]
     assert runs(image) == [
         "make check-tag",
-        "make install-release",
-        "make reproduce",
+        "python -m ratchet reproduce",
         "make bento",
         "make container",
         "make smoke-image",
-        "make push-image",
-        "make release-notes",
+        "python -m ratchet push-image",
+        "python -m ratchet release-notes --output release-notes.md",
     ]
+    # the setup runs the tagged commit's Makefile, after the tagged commit is checked out
+    assert steps.index(tagged) < [s.get("uses") for s in steps].index(SETUP)
     order = [step.get("uses", step.get("run", "")).split("@")[0] for step in image["steps"]]
     assert order.index("make smoke-image") < order.index("docker/login-action")
-    assert order.index("make push-image") < order.index("actions/attest-build-provenance")
+    push = "python -m ratchet push-image"
+    assert order.index(push) < order.index("actions/attest-build-provenance")
     attest = image["steps"][order.index("actions/attest-build-provenance")]
     assert attest["with"]["subject-digest"] == "${{ steps.push.outputs.digest }}"
     # the SBOM lists the pushed digest itself, and is attested to it
-    assert order.index("make push-image") < order.index("anchore/sbom-action")
+    assert order.index(push) < order.index("anchore/sbom-action")
     assert order.index("anchore/sbom-action") < order.index("actions/attest")
     sbom = image["steps"][order.index("anchore/sbom-action")]["with"]
     assert sbom["image"] == "${{ steps.push.outputs.image }}@${{ steps.push.outputs.digest }}"
@@ -348,6 +446,8 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
     assert promote["needs"] == ["image", "release"]
     assert promote["if"] == "${{ vars.MLFLOW_TRACKING_URI != '' }}"
     assert promote["environment"] == "release" and promote["permissions"] == {"contents": "read"}
+    assert setups(promote) == [{"install": "install-pipeline", "cache": False}]
+    assert runs(promote) == ["python -m ratchet promote"]
     # MLflow's secrets for promote, the App's for the staging pull request, none for the image
     secrets = re.findall(r"secrets\.(\w+)", json.dumps(promote))
     assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
@@ -366,7 +466,7 @@ def check_deploy_pr_job(job: dict[str, Any], target: str) -> None:
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
-    assert not [s for s in job["steps"] if "setup-uv" in s.get("uses", "")]  # no install
+    assert setups(job) == []  # no install
     assert runs(job) == [f"make {target}"]
     assert make_dry_run(target).startswith("PYTHONPATH=src python3 -m ratchet deploy-")
     app = named(job)["Token of the GitHub App"]
@@ -460,3 +560,52 @@ def test_only_maintainers_create_release_tags_and_nobody_moves_one() -> None:
     # a bypass would cover every rule of its ruleset: moving and deleting stand alone, with none
     assert sorted(rule["type"] for rule in final["rules"]) == ["deletion", "update"]
     assert final["bypass_actors"] == []
+
+
+def test_the_docs_site_is_built_read_only_and_only_the_deploy_job_writes_to_pages() -> None:
+    workflow = load("docs.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert build["permissions"] == {"contents": "read"}
+    assert setups(build) == [{"install": "install-docs", "cache": False}]
+    assert runs(build) == ["mkdocs build --strict"]
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert upload["with"] == {"path": "site/"}  # where mkdocs.yml builds to (the default)
+    assert "site_dir" not in (ROOT / "mkdocs.yml").read_text()
+    # the job that can write runs no repository code: no checkout, one action
+    assert deploy["needs"] == "build"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    (step,) = deploy["steps"]
+    assert step["uses"].startswith("actions/deploy-pages@")
+    assert make_dry_run("install-docs").strip().endswith("sync --locked --only-group docs")
+
+
+# --- What the workflows and docs name ------------------------------------------------------------
+
+# A repository path as the workflows, the setup action, the Makefile and the docs write one.
+REPO_PATH = re.compile(
+    r"(?<![\w./-])((?:\.github|\.devcontainer|docs|src|tests|deploy)/[\w./-]*\w/?)"
+)
+NAMING_FILES = [
+    *WORKFLOWS.values(),
+    ACTION,
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "README.md",
+    ROOT / "Makefile",
+    ROOT / "ci.mk",
+    ROOT / "mkdocs.yml",
+    ROOT / ".pre-commit-config.yaml",
+]
+
+
+@pytest.mark.parametrize("path", NAMING_FILES, ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_every_path_a_workflow_or_doc_names_exists(path: Path) -> None:
+    """A file named in a comment or a doc is there (or is an output git ignores)."""
+    named_paths = {match.group(1) for match in REPO_PATH.finditer(path.read_text())}
+    missing = [name for name in sorted(named_paths) if not (ROOT / name).exists()]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *missing], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert [name for name in missing if name not in ignored] == []

@@ -66,7 +66,8 @@ def parse_image(reference: str) -> Image:
     if ":" in last:
         raise RatchetError(
             f"image {reference!r} names the tag {last.split(':', 1)[1]!r}: an overlay takes a "
-            "digest, never a tag: give IMAGE@sha256:<64 hex> (the digest `make push-image` printed)"
+            "digest, never a tag: give IMAGE@sha256:<64 hex> (the digest "
+            "`python -m ratchet push-image` printed)"
         )
     if not at:
         raise RatchetError(f"image {reference!r} has no digest: give IMAGE@sha256:<64 hex>")

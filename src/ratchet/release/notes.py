@@ -159,8 +159,8 @@ def render_release_notes(facts: ReleaseFacts) -> str:
             "Revert the merged pull request that deployed this release (its *Revert* button "
             "opens one that puts the overlay's previous digest back; docs/deploy.md), or, "
             f"outside Kubernetes, run {image} again. Move the MLflow alias back to its model "
-            f"with MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && make "
-            "reproduce promote`."
+            f"with MLFLOW_TRACKING_URI set: `git checkout {facts.previous_tag} && python -m "
+            "ratchet reproduce && python -m ratchet promote`."
         )
     return "\n".join(lines) + "\n"
 
@@ -186,7 +186,9 @@ def release_facts(tag: str, image: str | None, digest: str | None) -> ReleaseFac
     require_version(tag)
     for path in (METRICS_FILE, MODEL_FILE):
         if not path.is_file():
-            raise RatchetError(f"{path} not found: run `make run` (or `make reproduce`) first")
+            raise RatchetError(
+                f"{path} not found: run `make run` (or `python -m ratchet reproduce`) first"
+            )
     previous = previous_release(tag, git("tag", "--list", "v*").split())
     previous_metrics = None
     if previous is not None and (text := show(previous, METRICS_FILE)) is not None:

@@ -18,7 +18,9 @@ def promote(alias: str, release: str | None, sha256: str | None) -> str:
 
     if sha256 is None:
         if not MODEL_FILE.is_file():
-            raise RatchetError(f"{MODEL_FILE} not found: run `make run` (or `make reproduce`)")
+            raise RatchetError(
+                f"{MODEL_FILE} not found: run `make run` (or `python -m ratchet reproduce`)"
+            )
         sha256 = file_sha256(MODEL_FILE)
     uri = tracking.tracking_uri()
     run_id = tracking.find_run(sha256)

@@ -67,7 +67,9 @@ def smoke_test(base_url: str, timeout: float) -> list[str]:
     base_url = base_url.rstrip("/")
     for path in (MODEL_FILE, SCHEMA_FILE):
         if not path.is_file():
-            raise RatchetError(f"{path} not found: run `make run` (or `make reproduce`) first")
+            raise RatchetError(
+                f"{path} not found: run `make run` (or `python -m ratchet reproduce`) first"
+            )
     schema = DataSchema.load()
     expected = model_version(sha256(MODEL_FILE))
     waited = wait_ready(base_url, timeout)
