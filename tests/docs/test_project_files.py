@@ -76,9 +76,8 @@ def uv_on_path() -> str:
 
 
 @pytest.mark.slow
-def test_the_post_create_command_sets_up_a_fresh_clone_where_make_run_works(
-    tmp_path: Path,
-) -> None:
+def test_the_post_create_command_sets_up_a_fresh_clone(tmp_path: Path) -> None:
+    """What `make run` then does is the pipeline's own end-to-end tests' business."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
     command = json.loads((clone / ".devcontainer" / "devcontainer.json").read_text())
@@ -92,10 +91,13 @@ def test_the_post_create_command_sets_up_a_fresh_clone_where_make_run_works(
         env=env,
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    assert (clone / ".venv" / "bin" / "dvc").exists()
-    run = subprocess.run(["make", "run"], cwd=clone, capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert (clone / "reports" / "metrics.json").exists()
-    # the committed dvc.lock and metrics are what the clone reproduced
-    diff = subprocess.run(["git", "diff", "--stat"], cwd=clone, capture_output=True, text=True)
-    assert diff.stdout == ""
+    for tool in ("python", "dvc", "mlflow", "bentoml", "pytest"):
+        assert (clone / ".venv" / "bin" / tool).exists(), tool
+    imported = subprocess.run(
+        [clone / ".venv" / "bin" / "python", "-c", "import ratchet, sklearn, dvc, bentoml"],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True)
+    assert status.stdout == b""  # setting up writes nothing git would see
