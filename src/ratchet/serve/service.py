@@ -14,7 +14,7 @@ from typing import Any
 
 import bentoml
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ratchet.core.errors import RatchetError
 from ratchet.serve import contract as contracts
@@ -112,8 +112,11 @@ def create_service(model_tag: str) -> Any:
             input_spec=contract.request,
             output_spec=contract.response,
         )
-        async def predict(self, records: list[BaseModel]) -> BaseModel | JSONResponse:
-            """Predict for a batch of records; also returns the model version that answered."""
+        async def predict(self, records: list[BaseModel]) -> Response:
+            """Predict for a batch of records; also returns the model version that answered.
+
+            Answered as JSON already: the response model was built here, BentoML would check it
+            again (the OpenAPI spec shows it all the same)."""
             try:
                 response = await self.batcher(records)
             except scoring.Unscorable as exc:
@@ -122,7 +125,7 @@ def create_service(model_tag: str) -> Any:
                 return JSONResponse(body, status_code=400)
             if self.log is not None:
                 self.log.put(records, response)
-            return response
+            return Response(response.model_dump_json(by_alias=True), media_type="application/json")
 
     service = bentoml.service(
         Ratchet, name="ratchet", description=__doc__, service_class=RatchetService, **CONFIG
