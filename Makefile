@@ -73,7 +73,8 @@ ui: install ## browse the MLflow runs of the local store on http://127.0.0.1:500
 serve: install ## serve the current model on http://127.0.0.1:$PORT (after `make run`)
 	@# import-model stops here, in one line, when there is no trained model. Ship the prediction
 	@# log to predictions/ every 5 s (not 60), for `make monitor` right after.
-	@model="$$(python -m ratchet import-model)"; set -x; \
+	@model="$$(python -m ratchet import-model)"; \
+	  echo "make serve: $$model on http://127.0.0.1:$(PORT)"; \
 	  RATCHET_PREDICTION_SHIP_SECONDS=$${RATCHET_PREDICTION_SHIP_SECONDS:-5} \
 	  bentoml serve ratchet.serve.service:Ratchet --host 127.0.0.1 --port "$(PORT)" \
 	  --arg model="$$model"
