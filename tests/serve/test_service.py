@@ -378,3 +378,21 @@ def test_a_classifier_without_probabilities_is_served_with_its_classes(
         body = client.post("/predict", json={"records": records}).json()
     assert set(body) == {"model_version", "predictions"}
     assert body["predictions"] == served.model.predict(pd.DataFrame(records)).tolist()
+
+
+def test_bentoml_usage_tracking_is_off_where_the_template_runs_it() -> None:
+    """The Makefile exports it to every target (the workflows' included), the image carries it
+    (bentofile.yaml's envs), the pod sets it (deploy/base)."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    shown = subprocess.run(
+        ["make", "-s", "--eval=show: ; @echo $$BENTOML_DO_NOT_TRACK", "show"],
+        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "BENTOML_DO_NOT_TRACK"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shown.stdout.strip() == "True"
+    bentofile = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
+    assert {"name": "BENTOML_DO_NOT_TRACK", "value": "True"} in bentofile["envs"]
+    assert "BENTOML_DO_NOT_TRACK" in (ROOT / "deploy/base/deployment.yaml").read_text()
