@@ -170,6 +170,7 @@ class Batcher:
         future: asyncio.Future[BaseModel] = loop.create_future()
         self.pending.append((records, future))
         if self.draining is None or self.draining.done():
+            # An empty context: the task, kept until the next one, must not hold the request's.
             self.draining = loop.create_task(self.drain(), context=contextvars.Context())
         return await future
 

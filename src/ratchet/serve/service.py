@@ -54,7 +54,7 @@ class Arguments(BaseModel):
 
 class RatchetService(bentoml.Service[Any]):  # type: ignore[misc]
     """BentoML's service, with the predict request body marked required and the 413 and 415
-    documented in its OpenAPI spec, and the metrics of unserved paths under one label."""
+    documented in its OpenAPI spec, and its app fixed where its BentoML version needs it."""
 
     @property
     def openapi_spec(self) -> Any:
