@@ -132,3 +132,14 @@ def test_the_swagger_page_loads_nothing_from_outside(regression: Served) -> None
     assert page.status_code == 200 and 'id="swagger-ui"' in page.text
     assert "googletagmanager" not in page.text and "https://" not in page.text
     assert script.status_code == 200  # the page's scripts are the service's own
+
+
+def test_a_long_path_is_cut_short_in_the_log(
+    regression: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = "/" + "p" * 10_000
+    with caplog.at_level(logging.INFO), regression.client() as client:
+        response = client.post(path, content=b" " * (2**20 + 1))
+    assert response.status_code == 413
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "more characters" in line and len(line) < 400

@@ -30,7 +30,8 @@ MAX_BODY_BYTES = 2**20
 
 async def refuse(scope: Scope, send: Send, status: int, body: dict[str, str]) -> None:
     """Answer with an error and log it as one line (what a client sent is clipped in `body`)."""
-    logger.info("%s %s refused with %d: %s", scope["method"], scope["path"], status, body["error"])
+    path = contracts.clip(scope["path"])
+    logger.info("%s %s refused with %d: %s", scope["method"], path, status, body["error"])
     # Connection: close on a 413, so that uvicorn does not read the rest of the body to reuse it.
     headers = {"connection": "close"} if status == 413 else None
     await JSONResponse(body, status_code=status, headers=headers)(scope, empty, send)
