@@ -26,7 +26,8 @@ NAMESPACES = itertools.count()  # one metrics namespace per app: the registry is
 
 
 def plain_app(**config: Any) -> Any:
-    """A service of BentoML's public API alone, as BentoML serves it: no workaround."""
+    """A service of BentoML's public API alone, as BentoML serves it (no workaround), and its
+    metrics namespace."""
     namespace = f"plain_{next(NAMESPACES)}"
 
     @bentoml.service(metrics={"namespace": namespace}, **config)
