@@ -10,6 +10,8 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 # Recipes run the project's own tools (python, dvc, mlflow, bentoml) from .venv.
 export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.tools/bin:$(PATH)
 export UV_PYTHON := 3.11
+# No usage reports from BentoML (docs/serving.md: how to send them).
+export BENTOML_DO_NOT_TRACK ?= True
 
 BASE ?= main
 PORT ?= 3000
@@ -73,10 +75,13 @@ ui: install ## browse the MLflow runs of the local store on http://127.0.0.1:500
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 serve: install ## serve the current model on http://127.0.0.1:$PORT (after `make run`)
-	@# Ship the prediction log to predictions/ every 5 s (not 60), for `make monitor` right after.
-	RATCHET_PREDICTION_SHIP_SECONDS=$${RATCHET_PREDICTION_SHIP_SECONDS:-5} \
+	@# import-model stops here, in one line, when there is no trained model. Ship the prediction
+	@# log to predictions/ every 5 s (not 60), for `make monitor` right after.
+	@model="$$(python -m ratchet import-model)"; \
+	  echo "make serve: $$model on http://127.0.0.1:$(PORT)"; \
+	  RATCHET_PREDICTION_SHIP_SECONDS=$${RATCHET_PREDICTION_SHIP_SECONDS:-5} \
 	  bentoml serve ratchet.serve.service:Ratchet --host 127.0.0.1 --port "$(PORT)" \
-	  --arg model="$$(python -m ratchet import-model)"
+	  --arg model="$$model"
 
 predict: install ## score a CSV with the current model: make predict IN=records.csv OUT=scored.csv
 	python -m ratchet predict "$(IN)" --output "$(OUT)"

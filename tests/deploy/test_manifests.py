@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from ratchet.release.image import SERVICE_PORT
-from ratchet.serve.middleware import DisarmedTimeout
 from ratchet.serve.prediction_log import (
     ENV_SHIP_SECONDS,
     ENV_SINK,
@@ -268,14 +267,13 @@ def test_a_pod_drains_its_requests_before_it_stops(
     rendered: dict[str, list[Object]], env: str, regression: Served
 ) -> None:
     """The grace period covers the preStop pause, BentoML's request timeout as the service
-    applies it, and the prediction log's last ship to its sink; no pod leaves before its
+    sets it, and the prediction log's last ship to its sink; no pod leaves before its
     successor is ready."""
     deployment = only(rendered[env], "Deployment")["spec"]
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = deployment["template"]["spec"]
     pause = container(rendered[env])["lifecycle"]["preStop"]["sleep"]["seconds"]
-    [timeout] = [m.kwargs["timeout"] for m in regression.app.user_middleware
-                 if m.cls is DisarmedTimeout]  # fmt: skip
+    timeout = regression.service.config["traffic"]["timeout"]  # BentoML's setting
     last_ship = inspect.signature(PredictionLog.close).parameters["timeout"].default
     assert pod["terminationGracePeriodSeconds"] > pause + timeout + last_ship
 

@@ -1,18 +1,12 @@
 """The service's HTTP edge, in process: the body limit, JSON only, echoes cut short, refused
-requests logged as one line, bounded metric labels, a request timeout that lets go."""
+requests logged as one line, a Swagger page without trackers. (Bounded metric labels and the
+request timeout: test_workarounds.py; the same over HTTP: tests/release/test_bento.py.)"""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import gc
 import json
 import logging
-import sys
-import time
-import weakref
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -82,108 +76,70 @@ def test_a_body_over_the_limit_gets_a_413_unread(
     assert fits.status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("content", "headers", "logged"),
+    [
+        pytest.param(
+            b"{not json",
+            {"content-type": "application/json"},
+            "POST /predict refused with 400: request body: Invalid JSON",
+            id="400",
+        ),
+        pytest.param(
+            b"{}", {"content-type": "text/plain"}, "POST /predict refused with 415: ", id="415"
+        ),
+        pytest.param(
+            b" " * (2**20 + 1),
+            {"content-type": "application/json"},
+            "POST /predict refused with 413: the request body is over",
+            id="413",
+        ),
+    ],
+)
 def test_a_refused_request_is_logged_as_one_line(
+    regression: Served,
+    caplog: pytest.LogCaptureFixture,
+    content: bytes,
+    headers: dict[str, str],
+    logged: str,
+) -> None:
+    logging.getLogger("bentoml").setLevel(logging.DEBUG)  # its tracebacks would show here
+    with caplog.at_level(logging.DEBUG), regression.client() as client:
+        caplog.clear()
+        response = client.post("/predict", content=content, headers=headers)
+    assert response.status_code == int(logged.split()[4].rstrip(":"))
+    lines = [r for r in caplog.records if "refused" in r.getMessage() or r.levelno >= logging.ERROR]
+    [record] = lines
+    assert record.name == "ratchet.serve" and record.levelno == logging.INFO
+    assert record.exc_info is None
+    assert record.getMessage().startswith(logged)
+
+
+def test_an_answered_request_is_not_logged(
     regression: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logger = logging.getLogger("bentoml")
-    logger.setLevel(logging.INFO)
-    with caplog.at_level(logging.INFO, logger="bentoml"), regression.client() as client:
-        client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
-    [record] = [r for r in caplog.records if r.name == "bentoml._internal.server.http_app"]
-    assert record.levelno == logging.INFO
-    assert record.exc_info is None
-    assert record.getMessage().startswith("POST /predict refused with 400: request body: Invalid")
+    with caplog.at_level(logging.DEBUG), regression.client() as client:
+        caplog.clear()
+        answered = client.post("/predict", json={"records": [VALID]})
+    assert answered.status_code == 200
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
 
 
-def test_metrics_label_unserved_paths_as_one(regression: Served) -> None:
-    from ratchet.serve.middleware import UNMATCHED, RestorePath, RouteLabel
-
-    stack = [m.cls for m in regression.app.user_middleware]
-    metrics = next(i for i, cls in enumerate(stack) if cls.__name__.endswith("MetricsMiddleware"))
-    assert stack[metrics - 1] is RouteLabel and stack[metrics + 1] is RestorePath
-    label = RouteLabel(lambda *_: None, regression.app.routes)
-
-    def scope(path: str) -> dict[str, Any]:
-        return {"type": "http", "path": path, "method": "GET", "root_path": "", "headers": []}
-
-    assert label.label(scope("/no/such/thing")) == UNMATCHED
-    assert label.label(scope("/static_content/nope.css")) == "/static_content"
-    assert "/predict" in label.exact
+def test_the_swagger_page_loads_nothing_from_outside(regression: Served) -> None:
+    with regression.client() as client:
+        page = client.get("/")
+        script = client.get("/static_content/swagger-ui-bundle.js")
+    assert page.status_code == 200 and 'id="swagger-ui"' in page.text
+    assert "googletagmanager" not in page.text and "https://" not in page.text
+    assert script.status_code == 200  # the page's scripts are the service's own
 
 
-def test_a_server_error_keeps_its_traceback() -> None:
-    from ratchet.serve.middleware import ClientErrorLog
-
-    try:
-        raise RuntimeError("boom")
-    except RuntimeError:
-        record = logging.LogRecord(
-            "bentoml._internal.server.http_app", logging.ERROR, __file__, 1,
-            "Exception on %s [%s]", ("/predict", "POST"), sys.exc_info(),
-        )  # fmt: skip
-    assert ClientErrorLog().filter(record)
-    assert record.levelno == logging.ERROR and record.exc_info is not None
-
-
-async def answer(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"{}"})
-
-
-async def through_the_timeout(app: Any, timeout: float) -> list[Any]:
-    """The messages a request gets back through the service's request timeout."""
-    from ratchet.serve.middleware import DisarmedTimeout
-
-    sent: list[Any] = []
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "path": "/predict", "method": "POST", "headers": []}
-    await DisarmedTimeout(app, timeout=timeout)(scope, None, send)
-    return sent
-
-
-def test_an_answered_request_leaves_nothing_behind() -> None:
-    """The request timeout's timer keeps neither the request's context (its tracing spans, in
-    the service) nor anything else once the answer went out."""
-    request_state: contextvars.ContextVar[object] = contextvars.ContextVar("request_state")
-
-    class State:
-        pass
-
-    async def request() -> tuple[list[Any], weakref.ref[State]]:
-        state = State()
-        request_state.set(state)
-        return await through_the_timeout(answer, timeout=60), weakref.ref(state)
-
-    async def scenario() -> None:
-        sent, state = await asyncio.create_task(request())  # its own context, gone at its end
-        for _ in range(3):  # the loop's turns that finish the task off
-            await asyncio.sleep(0)
-        gc.collect()
-        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
-        assert state() is None
-
-    asyncio.run(scenario())
-
-
-def test_the_service_times_requests_out_with_the_disarmed_timeout(regression: Served) -> None:
-    from bentoml._internal.server.http.traffic import TimeoutMiddleware
-
-    from ratchet.serve.middleware import DisarmedTimeout
-
-    stack = [m.cls for m in regression.app.user_middleware]
-    assert DisarmedTimeout in stack and TimeoutMiddleware not in stack
-
-
-def test_a_request_over_the_timeout_gets_a_504() -> None:
-    async def slow(scope: Any, receive: Any, send: Any) -> None:
-        await asyncio.sleep(5)
-        await answer(scope, receive, send)
-
-    started = time.monotonic()
-    start, body = asyncio.run(through_the_timeout(slow, timeout=0.05))
-    assert time.monotonic() - started < 2
-    assert start["status"] == 504
-    assert json.loads(body["body"]) == {"error": "Not able to process the request in 0.05 seconds"}
+def test_a_long_path_is_cut_short_in_the_log(
+    regression: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = "/" + "p" * 10_000
+    with caplog.at_level(logging.INFO), regression.client() as client:
+        response = client.post(path, content=b" " * (2**20 + 1))
+    assert response.status_code == 413
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "more characters" in line and len(line) < 400

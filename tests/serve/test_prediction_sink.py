@@ -182,6 +182,8 @@ def test_two_services_share_one_sink_and_the_monitor_reads_all(
         "BENTOML_DO_NOT_TRACK": "true",
         "RATCHET_PREDICTION_LOG": "s3://bucket/fleet",
         "RATCHET_PREDICTION_SHIP_SECONDS": "3600",  # nothing ships before SIGTERM
+        # one process a pod (BentoML's setting, as docs/serving.md says to change it)
+        "BENTOML_CONFIG_OPTIONS": "services.ratchet.workers=1",
     }
     tag = subprocess.run(
         [sys.executable, "-m", "ratchet", "import-model"],

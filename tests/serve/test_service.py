@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,10 @@ from ratchet.serve import contract as contracts
 from ratchet.serve import scoring
 from ratchet.serve import store as stores
 from tests.conftest import (
+    BIN,
     REGRESSION_DATA,
     classification_frame,
+    make_project,
     regression_frame,
     train_workspace,
 )
@@ -288,11 +292,44 @@ def test_import_model_needs_the_trained_outputs(store: Path, tmp_path: Path) -> 
         stores.import_model()
 
 
-def test_a_missing_model_is_a_clear_error(store: Path) -> None:
+@pytest.mark.parametrize("tag", ["ratchet:nope", ""])
+def test_a_missing_model_is_a_clear_error(store: Path, tag: str) -> None:
     from ratchet.serve.service import create_service
 
-    with pytest.raises(RatchetError, match=r"ratchet:nope is not in the BentoML store.*import"):
-        create_service("ratchet:nope")
+    with pytest.raises(
+        RatchetError, match=rf"model '{tag}' is not in the BentoML store: run `make"
+    ):
+        create_service(tag)
+
+
+def no_traceback_one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    [line] = [line for line in result.stderr.splitlines() if not line.startswith("make: ")]
+    return line
+
+
+def test_make_serve_before_make_run_says_what_to_do(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "fork", with_make=True)
+    result = project.run(
+        "make", "-s", "--assume-old=.venv/.installed", "serve",
+        env={"BENTOML_HOME": str(tmp_path / "bentoml")}, check=False,
+    )  # fmt: skip
+    line = no_traceback_one_line(result)
+    assert (
+        line
+        == "error: artifacts/model.joblib not found: run `make run` (or `dvc pull && dvc repro`)"
+    )
+
+
+def test_bentoml_serve_without_a_model_says_what_to_do(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "bentoml"), "serve", "ratchet.serve.service:Ratchet", "--arg", "model="],
+        env={**os.environ, "BENTOML_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "True"},
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    line = no_traceback_one_line(result)
+    assert line.startswith("error: model '' is not in the BentoML store: run `make run`")
 
 
 def test_describe_validation_error_names_each_place() -> None:
@@ -341,3 +378,21 @@ def test_a_classifier_without_probabilities_is_served_with_its_classes(
         body = client.post("/predict", json={"records": records}).json()
     assert set(body) == {"model_version", "predictions"}
     assert body["predictions"] == served.model.predict(pd.DataFrame(records)).tolist()
+
+
+def test_bentoml_usage_tracking_is_off_where_the_template_runs_it() -> None:
+    """The Makefile exports it to every target (the workflows' included), the image carries it
+    (bentofile.yaml's envs), the pod sets it (deploy/base)."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    shown = subprocess.run(
+        ["make", "-s", "--eval=show: ; @echo $$BENTOML_DO_NOT_TRACK", "show"],
+        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "BENTOML_DO_NOT_TRACK"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shown.stdout.strip() == "True"
+    bentofile = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
+    assert {"name": "BENTOML_DO_NOT_TRACK", "value": "True"} in bentofile["envs"]
+    assert "BENTOML_DO_NOT_TRACK" in (ROOT / "deploy/base/deployment.yaml").read_text()

@@ -6,6 +6,7 @@ Runs inside the image: numpy, pandas and the standard library only.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -169,7 +170,8 @@ class Batcher:
         future: asyncio.Future[BaseModel] = loop.create_future()
         self.pending.append((records, future))
         if self.draining is None or self.draining.done():
-            self.draining = loop.create_task(self.drain())
+            # An empty context: the task, kept until the next one, must not hold the request's.
+            self.draining = loop.create_task(self.drain(), context=contextvars.Context())
         return await future
 
     def next_batch(self) -> list[tuple[list[BaseModel], asyncio.Future[BaseModel]]]:

@@ -7,28 +7,43 @@ adds /livez, /readyz, /metrics (Prometheus), the Swagger UI at / and the spec at
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 import bentoml
-from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from pydantic import BaseModel
-from starlette.middleware import Middleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ratchet.core.errors import RatchetError
 from ratchet.serve import contract as contracts
 from ratchet.serve import scoring, store
 from ratchet.serve.middleware import (
     BodyLimit,
-    DisarmedTimeout,
-    RequestErrors,
-    RestorePath,
-    RouteLabel,
+    SwaggerPage,
+    ValidRequests,
+    logger,
     max_body_bytes,
-    quiet_client_errors,
 )
 from ratchet.serve.prediction_log import PredictionLog
+from ratchet.serve.workarounds import RestorePath, fix_app
+
+# BentoML's own settings for the service. Each can be changed without touching code, e.g.
+#   BENTOML_CONFIG_OPTIONS="services.ratchet.workers=1 services.ratchet.logging.access.enabled=true"
+# (or a file named by BENTOML_CONFIG); docs/serving.md lists them.
+CONFIG: dict[str, Any] = {
+    # One worker process per core (the container's CPU limit, in a pod).
+    "workers": "cpu_count",
+    # A request not answered in 60 s gets a 504.
+    "traffic": {"timeout": 60},
+    # No access log line per request (a refused request still gets one line).
+    "logging": {"access": {"enabled": False}},
+    # No tracing: BentoML records a span per request (sampled or not) unless its URL is excluded,
+    # and "." matches every URL. To trace, set excluded_urls to "/livez,/readyz,/metrics" and
+    # choose an exporter and a sample_rate.
+    "tracing": {"excluded_urls": "."},
+}
 
 
 class Arguments(BaseModel):
@@ -39,7 +54,7 @@ class Arguments(BaseModel):
 
 class RatchetService(bentoml.Service[Any]):  # type: ignore[misc]
     """BentoML's service, with the predict request body marked required and the 413 and 415
-    documented in its OpenAPI spec, and the metrics of unserved paths under one label."""
+    documented in its OpenAPI spec, and its app fixed where its BentoML version needs it."""
 
     @property
     def openapi_spec(self) -> Any:
@@ -52,29 +67,24 @@ class RatchetService(bentoml.Service[Any]):  # type: ignore[misc]
         return spec
 
     def to_asgi(self, is_main: bool = True) -> Any:
-        """BentoML's Starlette app; the worker serves what this returns."""
-        app = super().to_asgi(is_main)
-        stack = app.user_middleware  # built into the app on its first request
-        for i, middleware in enumerate(stack):
-            if middleware.cls is TimeoutMiddleware:
-                stack[i] = Middleware(DisarmedTimeout, *middleware.args, **middleware.kwargs)
-        for i, middleware in enumerate(stack):
-            if getattr(middleware.cls, "__name__", "").endswith("TrafficMetricsMiddleware"):
-                stack.insert(i + 1, Middleware(RestorePath))
-                stack.insert(i, Middleware(RouteLabel, routes=app.routes))
-                break
-        return app
+        """BentoML's Starlette app, with the workarounds its version needs; the worker serves
+        what this returns."""
+        return fix_app(super().to_asgi(is_main))
 
 
 def create_service(model_tag: str) -> Any:
     """The service class for one stored model (module level below; tests build their own)."""
-    reference = bentoml.models.BentoModel(model_tag)
+    missing = RatchetError(
+        f"model {model_tag!r} is not in the BentoML store: run `make run`, then `make serve` "
+        "(or pass --arg model=<tag> from `bentoml models list`)"
+    )
+    try:
+        reference = bentoml.models.BentoModel(model_tag)
+    except ValueError:  # not a tag at all, e.g. empty
+        raise missing from None
     stored = reference.stored
     if stored is None:
-        raise RatchetError(
-            f"model {model_tag} is not in the BentoML store: run `python -m ratchet import-model` "
-            "(after `make run`), or pass --arg model=<tag> from `bentoml models list`"
-        )
+        raise missing
     metadata = stored.info.metadata
     contract = store.read_contract(
         Path(stored.path),
@@ -102,23 +112,32 @@ def create_service(model_tag: str) -> Any:
             input_spec=contract.request,
             output_spec=contract.response,
         )
-        async def predict(self, records: list[BaseModel]) -> BaseModel | JSONResponse:
-            """Predict for a batch of records; also returns the model version that answered."""
+        async def predict(self, records: list[BaseModel]) -> Response:
+            """Predict for a batch of records; also returns the model version that answered.
+
+            Answered as JSON already: the response model was built here, BentoML would check it
+            again (the OpenAPI spec shows it all the same)."""
             try:
                 response = await self.batcher(records)
             except scoring.Unscorable as exc:
                 body = contracts.error_body(str(exc), "send values within the training ranges")
+                logger.info("POST %s refused with 400: %s", contracts.PREDICT_ROUTE, body["error"])
                 return JSONResponse(body, status_code=400)
             if self.log is not None:
                 self.log.put(records, response)
-            return response
+            return Response(response.model_dump_json(by_alias=True), media_type="application/json")
 
     service = bentoml.service(
-        Ratchet, name="ratchet", description=__doc__, service_class=RatchetService
+        Ratchet, name="ratchet", description=__doc__, service_class=RatchetService, **CONFIG
     )
+    # Outermost first, all inside BentoML's metrics, tracing, access log and timeout.
+    service.add_asgi_middleware(RestorePath)
+    service.add_asgi_middleware(SwaggerPage, title="Ratchet")
     service.add_asgi_middleware(BodyLimit, limit=max_body_bytes())
-    service.add_asgi_middleware(RequestErrors)
-    quiet_client_errors()
+    service.add_asgi_middleware(
+        ValidRequests, route=contracts.PREDICT_ROUTE, request=contract.request
+    )
+    logger.setLevel(logging.INFO)  # above the root logger's WARNING in `bentoml serve`
     return service
 
 
@@ -130,6 +149,10 @@ def __getattr__(name: str) -> Any:
     """
     if name != "Ratchet":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    service = create_service(bentoml.use_arguments(Arguments).model)
+    try:
+        service = create_service(bentoml.use_arguments(Arguments).model)
+    except RatchetError as exc:  # `bentoml serve` would show it under a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     globals()[name] = service
     return service
