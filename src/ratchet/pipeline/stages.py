@@ -27,13 +27,36 @@ from ratchet.core.schema import DataSchema, infer_schema
 from ratchet.core.settings import Params, flatten
 
 
-def prepare(params: Params) -> tuple[int, int]:
-    """Validate the raw CSV, derive the feature schema, and split train/test."""
+def checked_data(
+    params: Params,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, DataSchema]:
+    """The raw CSV checked against params.yaml and the limits, its train and test rows, and the
+    feature schema derived from it."""
     raw = data_io.read_csv(params.data.path)
     frame = data_io.validate(raw, params.data, params.data.path)
     data_io.check_quality(frame, params.data, params.checks, params.data.path)
     schema = infer_schema(frame, params.data)
     train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
+    return raw, train, test, schema
+
+
+def check(params: Params) -> bool:
+    """Check, before any stage runs, what the stages would refuse: the estimator and the names of
+    its hyperparameters, as train does, and the data, as prepare does. Returns False when the data
+    is not here to check (not pulled)."""
+    from ratchet.recipe import build_estimator
+
+    estimator = build_estimator(params.data.task, params.train)
+    check_servable(estimator, params.data.task, params.train.estimator)
+    if not params.data.path.is_file():
+        return False
+    checked_data(params)
+    return True
+
+
+def prepare(params: Params) -> tuple[int, int]:
+    """Validate the raw CSV, derive the feature schema, and split train/test."""
+    raw, train, test, schema = checked_data(params)
     write_all(
         {
             TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
@@ -125,11 +148,11 @@ def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
             example=features.head(5),
             tags={"model_sha256": sha256(MODEL_FILE)},
         )
-    for stale in PLOTS_DIR.glob("*.csv"):
-        if stale.name not in plots:
-            stale.unlink()
     outputs: dict[Path, Writer] = {METRICS_FILE: text(json.dumps(scores, indent=2) + "\n")}
     for name, frame in plots.items():
         outputs[PLOTS_DIR / name] = partial(frame.to_csv, index=False)
     write_all(outputs)
+    for stale in PLOTS_DIR.glob("*.csv"):  # another task's plots (DVC keeps the folder)
+        if stale.name not in plots:
+            stale.unlink()
     return scores, run_id
