@@ -101,6 +101,7 @@ $(CURDIR)/.tools/bin/uv:
 # Vega for the plots' page (.dvc/plots.html reads it from VEGA_DIR, so that it draws offline), from
 # the npm registry.
 $(VEGA_DIR)/vega-embed.min.js:
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (https://nodejs.org/)"; exit 1; }
 	rm -rf $(VEGA_DIR) && mkdir -p $(VEGA_DIR)
 	cd $(VEGA_DIR) && npm pack --silent $(VEGA) >/dev/null && for tarball in *.tgz; do \
 	  tar -xzf "$$tarball" --strip-components=2 "package/build/$${tarball%-*.tgz}.min.js"; \

@@ -54,3 +54,12 @@ def test_given_the_runs_head_commit_the_preview_checks_the_artifact_as_the_job_d
     assert result.stderr.startswith("error: the report artifact in") and "pr-number" in (
         result.stderr
     )
+
+
+def test_before_any_local_check_the_preview_says_to_run_one(tmp_path: Path) -> None:
+    result = comment(tmp_path, "--dry-run")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: reports/pr holds no report.md: run `make pr-check` first, or pass the artifact "
+        "(--artifact)\n"
+    )

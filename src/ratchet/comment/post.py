@@ -192,6 +192,11 @@ def preview(
     commit, as for the reports/pr/ of a local `make pr-check` (which has no pull request, so
     writes no pr-number or head-sha), only the report is checked."""
     if run_head_sha is None:
+        if not (folder / "report.md").exists():
+            raise RatchetError(
+                f"{folder} holds no report.md: run `make pr-check` first, or pass the artifact "
+                "(--artifact)"
+            )
         report, files = checked_report(folder), contents(folder)
     else:
         artifact = read_artifact(folder, run_head_sha)

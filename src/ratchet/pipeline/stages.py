@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def prepare(params: Params) -> tuple[int, int]:
             DATA_SUMMARY_FILE: text(data_summary(raw, train, test)),
         }
     )
+    keep_only(TRAIN_FILE.parent, {TRAIN_FILE.name, TEST_FILE.name})
     return len(train), len(test)
 
 
@@ -152,7 +154,17 @@ def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
     for name, frame in plots.items():
         outputs[PLOTS_DIR / name] = partial(frame.to_csv, index=False)
     write_all(outputs)
-    for stale in PLOTS_DIR.glob("*.csv"):  # another task's plots (DVC keeps the folder)
-        if stale.name not in plots:
-            stale.unlink()
+    keep_only(PLOTS_DIR, set(plots))  # drops another task's plots
     return scores, run_id
+
+
+def keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what a stage did not write from its output folder, once it has written its outputs:
+    DVC keeps the folder as it was (`persist: true`), so that a failed stage changes nothing."""
+    for path in folder.iterdir():
+        if path.name in names:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
