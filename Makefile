@@ -20,9 +20,11 @@ OUT ?= reports/predictions.csv
 PYTEST_ARGS ?=
 BENCH ?= pipeline serve predict monitor
 ENV ?= staging
+VEGA_DIR := .tools/vega
+VEGA := vega@5.33.1 vega-lite@5.23.0 vega-embed@6.29.0
 
-.PHONY: help install run test test-fast lint docs format ui pr-check serve predict monitor retrain \
-	image manifests bench uv-version
+.PHONY: help install run test test-fast lint docs format ui plots pr-check serve predict monitor \
+	retrain image manifests bench uv-version
 
 ##@ Start here
 
@@ -60,6 +62,9 @@ docs: install ## build the docs site from docs/ into site/ (strict: a broken lin
 format: install ## apply ruff's fixes and formatting
 	ruff check --fix .
 	ruff format .
+
+plots: install $(VEGA_DIR)/vega-embed.min.js ## draw the plots, this branch's beside BASE's: dvc_plots/index.html
+	dvc plots diff "$(BASE)" --out dvc_plots
 
 pr-check: install ## the PR check against BASE (default main): retrain from scratch, verify, gate
 	@# The gate fails on what reproduce found, with a report: go on to it either way.
@@ -104,6 +109,15 @@ uv-version:
 $(CURDIR)/.tools/bin/uv:
 	python3.11 -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# Vega for the plots' page (.dvc/plots.html reads it from VEGA_DIR, so that it draws offline), from
+# the npm registry.
+$(VEGA_DIR)/vega-embed.min.js:
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (https://nodejs.org/)"; exit 1; }
+	rm -rf $(VEGA_DIR) && mkdir -p $(VEGA_DIR)
+	cd $(VEGA_DIR) && npm pack --silent $(VEGA) >/dev/null && for tarball in *.tgz; do \
+	  tar -xzf "$$tarball" --strip-components=2 "package/build/$${tarball%-*.tgz}.min.js"; \
+	done && rm -- *.tgz
 
 .venv/.installed: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --locked --compile-bytecode

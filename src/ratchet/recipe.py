@@ -27,7 +27,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_array
 
 from ratchet.core.errors import RatchetError
-from ratchet.core.settings import DataParams, TrainParams
+from ratchet.core.settings import DataParams, TrainParams, did_you_mean
 
 # The names params.yaml may use under train.estimator, per task.
 ESTIMATORS: dict[str, dict[str, type[BaseEstimator]]] = {
@@ -110,9 +110,10 @@ def build_estimator(task: str, train: TrainParams) -> BaseEstimator:
     accepted = estimator.get_params()
     unknown = sorted(set(train.hyperparameters) - set(accepted))
     if unknown:
+        hints = "".join(did_you_mean(name, list(accepted)) for name in unknown)
         raise RatchetError(
             f"params.yaml: train.hyperparameters {unknown} are not parameters of "
-            f"{type(estimator).__name__}; valid ones: {sorted(accepted)}"
+            f"{type(estimator).__name__}{hints}; valid ones: {sorted(accepted)}"
         )
     settings: dict[str, Any] = dict(train.hyperparameters)
     if "random_state" in accepted:

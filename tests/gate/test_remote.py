@@ -64,6 +64,13 @@ def use_remote(project: Project, url: str) -> None:
     project.run("dvc", "remote", "modify", "--local", "s3", "endpointurl", url)
 
 
+def share_models(project: Project) -> None:
+    """What dvc.yaml says to do with a remote of your own: drop `push: false`, so that `dvc push`
+    sends the stages' outputs, the model among them, as well as the data."""
+    dvc_yaml = project.path / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace(", push: false}", "}"))
+
+
 def moto(url: str, action: str) -> bytes:
     request = urllib.request.Request(
         f"{url}/moto-api/recorder/{action}",
@@ -78,6 +85,7 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
 ) -> None:
     origin = make_project(tmp_path / "origin", with_make=True)
     use_remote(origin, s3)
+    share_models(origin)
     origin.write_data(regression_frame())
     origin.set_params(small_params(REGRESSION_DATA))
     origin.run("dvc", "add", "-q", "data", env=AWS)

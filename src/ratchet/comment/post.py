@@ -68,13 +68,22 @@ def read_artifact(folder: Path, run_head_sha: str) -> Artifact:
             f"the artifact's head-sha {head_sha[:40]!r} is not the commit the workflow run "
             f"built ({run_head_sha}); refusing to comment"
         )
+    return Artifact(int(number_text), head_sha, checked_report(folder), contents(folder))
+
+
+def checked_report(folder: Path) -> Path:
+    """The artifact's report.md, a plain file that GitHub would take."""
     report = folder / "report.md"
     if not report.is_file() or report.is_symlink():
         raise RatchetError(f"the artifact has no report.md in {folder}")
     if report.stat().st_size > MAX_REPORT_BYTES:
         raise RatchetError(f"{report} is over {MAX_REPORT_BYTES} bytes: GitHub would refuse it")
-    files = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir())
-    return Artifact(int(number_text), head_sha, report, tuple(files))
+    return report
+
+
+def contents(folder: Path) -> tuple[str, ...]:
+    """What a folder holds: `name` for a file, `name/` for a folder."""
+    return tuple(sorted(entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir()))
 
 
 def listing(files: tuple[str, ...]) -> str:
@@ -174,18 +183,29 @@ def cml_environment(*, home: Path, sha: str, certificate: Path, token: str) -> d
 
 def preview(
     folder: Path,
-    run_head_sha: str,
+    run_head_sha: str | None,
     conclusion: str,
     run_url: str | None,
     server: str = "https://github.com",
 ) -> str:
-    """The comment that `post` would write, from the artifact alone."""
-    artifact = read_artifact(folder, run_head_sha)
-    return compose(read_report(artifact), conclusion, run_url, artifact.files, server)
+    """The comment that `post` would write, from the artifact alone. Without the run's head
+    commit, as for the reports/pr/ of a local `make pr-check` (which has no pull request, so
+    writes no pr-number or head-sha), only the report is checked."""
+    if run_head_sha is None:
+        if not (folder / "report.md").exists():
+            raise RatchetError(
+                f"{folder} holds no report.md: run `make pr-check` first, or pass the artifact "
+                "(--artifact)"
+            )
+        report, files = checked_report(folder), contents(folder)
+    else:
+        artifact = read_artifact(folder, run_head_sha)
+        report, files = artifact.report, artifact.files
+    return compose(read_text(report), conclusion, run_url, files, server)
 
 
-def read_report(artifact: Artifact) -> str:
-    return artifact.report.read_text(encoding="utf-8", errors="replace")
+def read_text(report: Path) -> str:
+    return report.read_text(encoding="utf-8", errors="replace")
 
 
 def last_words(output: str) -> str:
@@ -223,7 +243,7 @@ def post(
             f"skipped: PR #{pr} is now at {live_head[:12]}, not {artifact.head_sha[:12]}; "
             "the newer run will comment"
         )
-    body = compose(read_report(artifact), conclusion, run_url, artifact.files, server)
+    body = compose(read_text(artifact.report), conclusion, run_url, artifact.files, server)
     ours = own_comment(api.issue_comments(repository, pr), WATERMARK, api.viewer_login())
     relay = Relay(api, Allowance(repository, pr, ours, body + cml_tail(artifact.head_sha)))
     with (

@@ -86,13 +86,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     import json
+    import sys
 
+    from ratchet.core.paths import PARAMS_FILE
     from ratchet.core.settings import Params, load_params
+    from ratchet.pipeline import stages
 
     if args.schema:
         print(json.dumps(Params.model_json_schema(), indent=2))
+        return 0
+    params = load_params()
+    data_checked = stages.check(params)
+    print(params.model_dump_json(indent=2))
+    path = params.data.path
+    if data_checked:
+        said = f"{PARAMS_FILE} is valid, and {path} has the columns and values it names"
     else:
-        print(load_params().model_dump_json(indent=2))
+        said = (
+            f"{PARAMS_FILE} is valid, but {path} is not here, so the columns it names were not "
+            "checked: `dvc pull data.dvc` fetches the data"
+        )
+    print(f"params: {said}", file=sys.stderr)
     return 0
 
 
@@ -117,6 +131,9 @@ def register(commands: Commands) -> None:
         "results against the result (exit 1: refused, stale, different or failed)",
     )
     params = commands.add(
-        "params", cmd_params, "print params.yaml as validated, or its JSON Schema"
+        "params",
+        cmd_params,
+        "check params.yaml, and the data against it, as the stages will; print it as validated, "
+        "or its JSON Schema",
     )
     params.add_argument("--schema", action="store_true", help="print the JSON Schema instead")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -27,13 +28,36 @@ from ratchet.core.schema import DataSchema, infer_schema
 from ratchet.core.settings import Params, flatten
 
 
-def prepare(params: Params) -> tuple[int, int]:
-    """Validate the raw CSV, derive the feature schema, and split train/test."""
+def checked_data(
+    params: Params,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, DataSchema]:
+    """The raw CSV checked against params.yaml and the limits, its train and test rows, and the
+    feature schema derived from it."""
     raw = data_io.read_csv(params.data.path)
     frame = data_io.validate(raw, params.data, params.data.path)
     data_io.check_quality(frame, params.data, params.checks, params.data.path)
     schema = infer_schema(frame, params.data)
     train, test = data_io.split(frame, raw, params.split, params.data.task, params.data.target)
+    return raw, train, test, schema
+
+
+def check(params: Params) -> bool:
+    """Check, before any stage runs, what the stages would refuse: the estimator and the names of
+    its hyperparameters, as train does, and the data, as prepare does. Returns False when the data
+    is not here to check (not pulled)."""
+    from ratchet.recipe import build_estimator
+
+    estimator = build_estimator(params.data.task, params.train)
+    check_servable(estimator, params.data.task, params.train.estimator)
+    if not params.data.path.is_file():
+        return False
+    checked_data(params)
+    return True
+
+
+def prepare(params: Params) -> tuple[int, int]:
+    """Validate the raw CSV, derive the feature schema, and split train/test."""
+    raw, train, test, schema = checked_data(params)
     write_all(
         {
             TRAIN_FILE: lambda path: train.to_parquet(path, index=False),
@@ -42,6 +66,7 @@ def prepare(params: Params) -> tuple[int, int]:
             DATA_SUMMARY_FILE: text(data_summary(raw, train, test)),
         }
     )
+    keep_only(TRAIN_FILE.parent, {TRAIN_FILE.name, TEST_FILE.name})
     return len(train), len(test)
 
 
@@ -125,11 +150,21 @@ def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
             example=features.head(5),
             tags={"model_sha256": sha256(MODEL_FILE)},
         )
-    for stale in PLOTS_DIR.glob("*.csv"):
-        if stale.name not in plots:
-            stale.unlink()
     outputs: dict[Path, Writer] = {METRICS_FILE: text(json.dumps(scores, indent=2) + "\n")}
     for name, frame in plots.items():
         outputs[PLOTS_DIR / name] = partial(frame.to_csv, index=False)
     write_all(outputs)
+    keep_only(PLOTS_DIR, set(plots))  # drops another task's plots
     return scores, run_id
+
+
+def keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what a stage did not write from its output folder, once it has written its outputs:
+    DVC keeps the folder as it was (`persist: true`), so that a failed stage changes nothing."""
+    for path in folder.iterdir():
+        if path.name in names:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
