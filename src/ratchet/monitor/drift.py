@@ -330,8 +330,9 @@ def compared(summary: DriftSummary) -> str:
         f"{current} with the training split {summary.reference} ({summary.reference_rows:,} rows)"
     )
     if summary.left_out:
+        rows = "1 row" if summary.left_out == 1 else f"{summary.left_out:,} rows"
         line += (
-            f"; {summary.left_out:,} rows left out, holding values far outside the training range "
+            f"; {rows} left out, holding values far outside the training range "
             f"({_far_values(summary.out_of_range)})"
         )
     return line
