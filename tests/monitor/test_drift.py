@@ -90,9 +90,18 @@ def test_tests_and_thresholds_come_from_params() -> None:
     assert summary.drift and summary.drift_share == 0.3  # 1 of 3 features is over 30%
 
 
-def test_an_unknown_test_is_a_params_error() -> None:
-    params = MonitorParams.model_validate({"default": {"method": "kolmogorov"}})
-    with pytest.raises(RatchetError, match=r"params.yaml: monitor: No stattest found of name"):
+@pytest.mark.parametrize(
+    ("monitor_params", "message"),
+    [
+        ({"default": {"method": "kolmogorov"}}, "No stattest found of name kolmogorov"),
+        ({"columns": {"colour": {"method": "wasserstein"}}}, "wasserstein isn't applicable"),
+    ],
+)
+def test_an_unknown_or_unfitting_test_is_a_params_error(
+    monitor_params: dict[str, Any], message: str
+) -> None:
+    params = MonitorParams.model_validate(monitor_params)
+    with pytest.raises(RatchetError, match=rf"^params.yaml: monitor: .*{message}"):
         drift_of(shifted(), params)
 
 
