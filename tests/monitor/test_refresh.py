@@ -151,3 +151,12 @@ def test_a_batch_with_broken_targets_is_rejected(demo_layout: Path) -> None:
         r"CSV line\(s\) 2, 3, 4 ",
     ):
         refresh(load_params())
+
+
+def test_no_new_rows_change_nothing(demo_layout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ratchet import sources
+
+    monkeypatch.setattr(sources, "new_rows", lambda params: pd.DataFrame())
+    before = {p.name: p.read_bytes() for p in demo_layout.rglob("*.csv")}
+    assert refresh(load_params()) == "no new rows: data/table.csv is unchanged"
+    assert {p.name: p.read_bytes() for p in demo_layout.rglob("*.csv")} == before
