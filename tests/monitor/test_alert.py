@@ -128,4 +128,7 @@ def test_a_gh_failure_is_an_error(tmp_path: Path) -> None:
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    assert result.stderr == "error: `gh label create` failed: HTTP 403: Resource not accessible\n"
+    assert result.stderr == (
+        "error: `gh label create drift --force --color D93F0B --description The monitored dat ...`"
+        " failed (exit 1): HTTP 403: Resource not accessible\n"
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,19 +90,40 @@ def test_tests_and_thresholds_come_from_params() -> None:
     assert summary.drift and summary.drift_share == 0.3  # 1 of 3 features is over 30%
 
 
-def test_an_unknown_test_is_a_params_error() -> None:
-    params = MonitorParams.model_validate({"default": {"method": "kolmogorov"}})
-    with pytest.raises(RatchetError, match=r"params.yaml: monitor: No stattest found of name"):
+@pytest.mark.parametrize(
+    ("monitor_params", "message"),
+    [
+        ({"default": {"method": "kolmogorov"}}, "No stattest found of name kolmogorov"),
+        ({"columns": {"colour": {"method": "wasserstein"}}}, "wasserstein isn't applicable"),
+    ],
+)
+def test_an_unknown_or_unfitting_test_is_a_params_error(
+    monitor_params: dict[str, Any], message: str
+) -> None:
+    params = MonitorParams.model_validate(monitor_params)
+    with pytest.raises(RatchetError, match=rf"^params.yaml: monitor: .*{message}"):
         drift_of(shifted(), params)
 
 
 def test_summary_round_trips_through_json() -> None:
-    summary = drift_of(shifted())
+    params = MonitorParams()
+    result, _ = monitor.detect_drift(REFERENCE, shifted(), SCHEMA, params)
+    summary = monitor.summarize(
+        result,
+        SCHEMA,
+        params.drift_share,
+        ("reference", len(REFERENCE)),
+        ("current", 299),
+        current_detail="299 rows of current",
+        left_out=1,
+        out_of_range={"size": 1},
+    )
     raw = json.loads(json.dumps(summary.to_dict()))
     assert raw["verdict"] == "drift" and raw["drift"] is True
     assert raw["drifted_columns"] == ["size", "colour"]
     assert raw["reference"] == {"path": "reference", "rows": 600}
-    assert raw["current"] == {"path": "current", "rows": 300}
+    assert raw["current"] == {"path": "current", "rows": 299, "detail": "299 rows of current"}
+    assert raw["left_out"] == {"rows": 1, "out_of_range": {"size": 1}}
     assert set(raw["columns"]["age"]) == {"kind", "method", "threshold", "score", "drifted"}
     assert DriftSummary.from_dict(raw) == summary
 
@@ -112,6 +135,23 @@ def test_an_evidently_test_that_errored_fails_the_check() -> None:
             test["status"] = "ERROR"
     with pytest.raises(RatchetError, match="could not test column 'age' for drift"):
         monitor.summarize(result, SCHEMA, 0.5, ("r", 1), ("c", 1))
+
+
+def test_values_far_outside_the_training_range_are_left_out_and_counted() -> None:
+    """A client may send 1e300, and the service accepts any finite number: such a row is counted
+    and left out, so numpy never overflows on it; an empty value is the null check's, not far."""
+    current = regression_frame(rows=300, seed=3).astype({"age": float})
+    current.loc[0, "size"] = 1e300
+    current.loc[1, "size"] = -np.inf
+    current.loc[2, "age"] = 1e300
+    current.loc[2, "size"] = np.nan
+    size = SCHEMA.features[0]
+    assert size.maximum is not None and size.minimum is not None
+    current.loc[3, "size"] = size.maximum + 1000 * (size.maximum - size.minimum)  # far, but kept
+    kept, counts = monitor.leave_out_far_values(current, SCHEMA)
+    assert counts == {"size": 2, "age": 1}
+    assert len(kept) == 297 and kept["size"].isna().sum() == 0
+    assert float(kept["size"].iloc[0]) == float(current["size"].iloc[3])
 
 
 def test_markdown_lists_drifted_features_first() -> None:
@@ -152,7 +192,16 @@ def test_monitor_command_exit_codes_and_outputs(
     shifted().drop(columns="price").to_csv("data/current.csv", index=False)  # inputs only
     assert main(["monitor"]) == monitor.DRIFT_EXIT_CODE == 3
     out = capsys.readouterr().out
-    assert "monitor: drift: 2 of 3 features drifted" in out
+    assert out.startswith(
+        "monitor: compared 300 rows of the CSV at data/current.csv (monitor.current, since the "
+        "prediction log at predictions holds 0 records, under monitor.min_rows: 200) with the "
+        "training split artifacts/split/train.parquet (450 rows)\n"
+        "monitor: drift: 2 of 3 features drifted"
+    )
+    assert out.endswith(
+        "monitor: drift found, so the exit code is 3: a finding, not an error "
+        "(errors exit 1). `make retrain` adds the new data and retrains\n"
+    )
     summary = json.loads(DRIFT_SUMMARY.read_text())
     assert summary["verdict"] == "drift" and summary["current"]["path"] == "data/current.csv"
     assert summary["reference"] == {"path": "artifacts/split/train.parquet", "rows": 450}
@@ -160,6 +209,7 @@ def test_monitor_command_exit_codes_and_outputs(
     regression_frame(rows=300, seed=3).to_csv("data/current.csv", index=False)
     assert main(["monitor"]) == 0
     assert json.loads(DRIFT_SUMMARY.read_text())["verdict"] == "no drift"
+    assert "drift found" not in capsys.readouterr().out
 
 
 def test_the_report_is_one_self_contained_html_file(trained_split: Path) -> None:
@@ -172,6 +222,8 @@ def test_the_report_is_one_self_contained_html_file(trained_split: Path) -> None
     assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.IGNORECASE)
     assert not re.search(r"@import\s+url\(\s*[\"']?(https?:)?//", html, re.IGNORECASE)
     assert len(html) > 100_000  # the plotting library is inlined, not fetched
+    # no analytics: Plotly's inlined bundle names a CDN only as the default for map outlines
+    assert not re.search(r"googletagmanager|google-analytics|gtag\(|segment\.(io|com)", html)
 
 
 def test_in_a_workflow_the_verdict_is_a_step_output_and_the_summary_is_shown(
@@ -210,3 +262,55 @@ def test_monitor_without_a_training_split_says_what_to_run(in_tmp: Path) -> None
     (in_tmp / "params.yaml").write_text(yaml.safe_dump(small_params(REGRESSION_DATA)))
     with pytest.raises(RatchetError, match=r"artifacts/schema.json not found: run `dvc repro`"):
         monitor.run_monitor(load_params())
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's overflow fails the test
+def test_a_logged_1e300_prints_no_overflow_warning(
+    trained_split: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    current = regression_frame(rows=300, seed=3)
+    current.loc[[5, 9], "size"] = [1e300, -1e300]
+    current.to_csv("data/current.csv", index=False)
+    assert main(["monitor"]) == 0
+    captured = capsys.readouterr()
+    assert "Warning" not in captured.err
+    assert "; 2 rows left out, holding values far outside the training range (size: 2)" in (
+        captured.out
+    )
+    summary = json.loads(DRIFT_SUMMARY.read_text())
+    assert summary["current"]["rows"] == 298
+    assert summary["left_out"] == {"rows": 2, "out_of_range": {"size": 2}}
+
+
+def test_a_batch_of_only_far_values_is_an_error(trained_split: Path) -> None:
+    current = regression_frame(rows=300, seed=3)
+    current["age"] = 1e300
+    current.to_csv("data/current.csv", index=False)
+    with pytest.raises(RatchetError, match=r"every one of the 300 rows .* \(age: 300\)"):
+        monitor.run_monitor(load_params())
+
+
+def test_the_monitor_opens_no_connection_and_starts_no_program(
+    trained_split: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No usage data leaves the machine: Evidently's telemetry (iterative_telemetry, a request or
+    a daemon process) would have to open a socket or start a process, and neither happens."""
+    import socket
+    import subprocess
+
+    attempts: list[str] = []
+
+    def refuse(kind: str) -> Callable[..., Any]:
+        def attempt(*args: Any, **kwargs: Any) -> Any:
+            attempts.append(f"{kind}: {args[1:] or args}")
+            raise OSError(f"the monitor tried to {kind}")
+
+        return attempt
+
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a program"))
+    shifted().to_csv("data/current.csv", index=False)
+    assert main(["monitor"]) == monitor.DRIFT_EXIT_CODE
+    assert attempts == []

@@ -1,8 +1,10 @@
-"""New training data: the demo's refresh (src/ratchet/sources.py), and the checks after any."""
+"""New training data: the rows `new_rows` (src/ratchet/sources.py) returns, checked once and
+appended; the demo's months roll forward only once a month is added."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -33,8 +35,7 @@ def test_roll_forward_appends_the_batch_and_promotes_the_next(demo_layout: Path)
     before = (demo_layout / "table.csv").read_text()
     message = refresh(load_params())
     assert message == (
-        "added 60 rows of data/current.csv to data/table.csv; data/current.csv now holds "
-        "data/upcoming/a-1.csv"
+        "added 60 rows to data/table.csv; data/current.csv now holds data/upcoming/a-1.csv"
     )
     after = (demo_layout / "table.csv").read_text()
     assert after.startswith(before)  # the existing rows are kept byte for byte
@@ -50,7 +51,7 @@ def test_roll_forward_appends_the_batch_and_promotes_the_next(demo_layout: Path)
 def test_blank_lines_in_a_batch_hold_no_records(demo_layout: Path) -> None:
     with (demo_layout / "current.csv").open("a") as batch:
         batch.write("\n\n")
-    assert refresh(load_params()).startswith("added 60 rows of data/current.csv")
+    assert refresh(load_params()).startswith("added 60 rows to data/table.csv")
     pd.testing.assert_frame_equal(
         pd.read_csv(demo_layout / "table.csv"),
         regression_frame(rows=400).iloc[:300].reset_index(drop=True),
@@ -83,11 +84,12 @@ def test_a_batch_with_other_columns_changes_nothing(demo_layout: Path) -> None:
     before = (demo_layout / "table.csv").read_bytes()
     with pytest.raises(
         RatchetError,
-        match=r"data/current.csv has the columns .* but "
+        match=r"^the new rows \(new_rows in src/ratchet/sources.py\) have the columns .* but "
         r"data/table.csv has",
     ):
         refresh(load_params())
     assert (demo_layout / "table.csv").read_bytes() == before
+    assert sorted(p.name for p in (demo_layout / "upcoming").iterdir()) == ["a-1.csv", "b-2.csv"]
 
 
 def test_a_batch_whose_types_changed_is_rejected(demo_layout: Path) -> None:
@@ -97,32 +99,46 @@ def test_a_batch_whose_types_changed_is_rejected(demo_layout: Path) -> None:
     before = (demo_layout / "table.csv").read_bytes()
     with pytest.raises(
         RatchetError,
-        match=r"^data/current.csv: column 'colour' held string values in training but holds "
-        r"integer values now \(e.g. \d\)",
+        match=r"^the new rows \(new_rows in src/ratchet/sources.py\): column 'colour' held "
+        r"string values in training but holds integer values now \(e.g. \d\)",
     ):
         refresh(load_params())
     assert (demo_layout / "table.csv").read_bytes() == before
 
 
-def test_a_replacement_refresh_is_checked_after_the_fact(
+def test_the_rows_of_a_replacement_new_rows_are_checked_once(
     demo_layout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Whatever refresh_training_data does, the result must still fit the schema and limits."""
+    """Whatever new_rows returns is checked against the schema and limits once, before it joins
+    (not again after); the training data, which passed the prepare stage, only gives the schema."""
     from ratchet import sources
+    from ratchet.core import data as data_io
 
-    def export(params: object) -> str:
-        frame = pd.read_csv(demo_layout / "table.csv")
+    def export(params: object) -> pd.DataFrame:
+        frame = regression_frame(rows=400).iloc[240:300]
         frame["size"] = frame["size"].astype(str) + " cm"
-        frame.to_csv(demo_layout / "table.csv", index=False)
-        return "exported"
+        return frame
 
-    monkeypatch.setattr(sources, "refresh_training_data", export)
+    validated: list[int] = []
+    validate = data_io.validate
+
+    def counted(frame: pd.DataFrame, *args: Any) -> pd.DataFrame:
+        validated.append(len(frame))
+        return validate(frame, *args)
+
+    monkeypatch.setattr(sources, "new_rows", export)
+    monkeypatch.setattr(data_io, "validate", counted)
+    before = (demo_layout / "table.csv").read_bytes()
     with pytest.raises(RatchetError) as caught:
         refresh(load_params())
     message = str(caught.value)
-    assert message.startswith("the refreshed data is rejected: data/table.csv: column 'size' ")
-    assert "holds non-numeric values" in message
-    assert message.endswith("`dvc checkout data` restores the previous data")
+    assert message.startswith(
+        "the new rows (new_rows in src/ratchet/sources.py): column 'size' is listed under "
+        "data.numeric but holds non-numeric values"
+    )
+    assert validated == [60]  # the new rows, once; nothing else
+    assert (demo_layout / "table.csv").read_bytes() == before
+    assert (demo_layout / "current.csv").exists()  # the demo's month did not roll forward
 
 
 def test_a_batch_with_broken_targets_is_rejected(demo_layout: Path) -> None:
@@ -130,6 +146,17 @@ def test_a_batch_with_broken_targets_is_rejected(demo_layout: Path) -> None:
     batch.loc[batch.index[:3], "price"] = None
     batch.to_csv(demo_layout / "current.csv", index=False)
     with pytest.raises(
-        RatchetError, match=r"^data/current.csv: target 'price' is empty at CSV line\(s\) 2, 3, 4 "
+        RatchetError,
+        match=r"^the new rows \(new_rows in src/ratchet/sources.py\): target 'price' is empty at "
+        r"CSV line\(s\) 2, 3, 4 ",
     ):
         refresh(load_params())
+
+
+def test_no_new_rows_change_nothing(demo_layout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ratchet import sources
+
+    monkeypatch.setattr(sources, "new_rows", lambda params: pd.DataFrame())
+    before = {p.name: p.read_bytes() for p in demo_layout.rglob("*.csv")}
+    assert refresh(load_params()) == "no new rows: data/table.csv is unchanged"
+    assert {p.name: p.read_bytes() for p in demo_layout.rglob("*.csv")} == before

@@ -346,5 +346,6 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
     result = served.project.ratchet("monitor", check=False)
     assert result.returncode == 3, result.stdout + result.stderr  # drift
     summary = json.loads(served.project.read("reports/drift.json"))
-    assert summary["current"]["path"].startswith("predictions (the newest")
+    assert summary["current"]["path"] == "predictions"
+    assert summary["current"]["detail"].startswith("the newest 240 served records of the predic")
     assert summary["current"]["rows"] >= 240 and "size" in summary["drifted_columns"]

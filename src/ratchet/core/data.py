@@ -46,7 +46,7 @@ def csv_lines(mask: pd.Series, shown: int = 5) -> str:
     return f"CSV line(s) {', '.join(map(str, lines))}{more}"
 
 
-def validate(frame: pd.DataFrame, data: DataParams, source: Path) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, data: DataParams, source: Path | str) -> pd.DataFrame:
     """Check that the columns params.yaml names exist and hold usable values.
 
     Returns the frame restricted to target and features, with numeric columns as numbers.

@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ratchet.core.errors import RatchetError
@@ -72,17 +73,30 @@ def base(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def read_logged_features(
+@dataclass(frozen=True)
+class LoggedWindow:
+    """The newest logged records: their features (oldest first), when the first and the last were
+    served (ISO times, UTC; None when there are none), and how many lines were unreadable."""
+
+    features: list[dict[str, Any]]
+    first: str | None
+    last: str | None
+    broken: int
+
+
+def read_window(
     url: str, *, rows: int, hours: float | None = None, now: float | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """The features of the newest `rows` logged records (of the last `hours`, if set), and how
-    many lines were unreadable (a line cut short by a crash, say). Reads the newest files first,
-    and stops at the first file closed before the window, or before the oldest of the `rows`
-    newest records found so far: a file holds no record newer than its closing time."""
+) -> LoggedWindow:
+    """The newest `rows` logged records (of the last `hours`, if set). Reads the newest files
+    first, and stops at the first file closed before the window, or before the oldest of the
+    `rows` newest records found so far: a file holds no record newer than its closing time. An
+    unreadable line (one cut short by a crash, say) is counted, not read."""
+    from ratchet.core.progress import progress  # here: the service, which only writes, needs none
+
     since = None if hours is None else (time.time() if now is None else now) - hours * 3600
     found: list[tuple[str, dict[str, Any]]] = []
     broken = 0
-    for fs, path in newest_files(url):
+    for fs, path in progress(newest_files(url), label="prediction log", unit="files"):
         if len(found) >= rows:
             found = sorted(found, key=lambda item: item[0])[-rows:]
             since = max(since or 0.0, parse_time(found[0][0]))
@@ -98,8 +112,21 @@ def read_logged_features(
             if since is not None and parse_time(stamp) < since:
                 continue
             found.append((stamp, features))
-    found.sort(key=lambda item: item[0])  # ISO times in UTC sort as text
-    return [features for _, features in found[-rows:]], broken
+    found = sorted(found, key=lambda item: item[0])[-rows:]  # ISO times in UTC sort as text
+    return LoggedWindow(
+        features=[features for _, features in found],
+        first=found[0][0] if found else None,
+        last=found[-1][0] if found else None,
+        broken=broken,
+    )
+
+
+def read_logged_features(
+    url: str, *, rows: int, hours: float | None = None, now: float | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """`read_window`'s features and count of unreadable lines."""
+    window = read_window(url, rows=rows, hours=hours, now=now)
+    return window.features, window.broken
 
 
 def parse_time(stamp: str) -> float:

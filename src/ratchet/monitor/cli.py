@@ -16,13 +16,20 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     run = current()
     summary = drift.run_monitor(load_params())
+    print(f"monitor: compared {drift.compared(summary)}")
     print(f"monitor: {drift.headline(summary)}")
     print(f"monitor: wrote {DRIFT_HTML} and {DRIFT_SUMMARY}")
     run.add_summary(drift.render_markdown(summary, run.run_url))
     if run.output_file:  # in a workflow the verdict is a step output, and drift is no failure
         run.set_outputs(drift=str(summary.drift).lower())
         return 0
-    return drift.DRIFT_EXIT_CODE if summary.drift else 0
+    if not summary.drift:
+        return 0
+    print(
+        f"monitor: drift found, so the exit code is {drift.DRIFT_EXIT_CODE}: a finding, not an "
+        "error (errors exit 1). `make retrain` adds the new data and retrains"
+    )
+    return drift.DRIFT_EXIT_CODE
 
 
 def cmd_drift_issue(args: argparse.Namespace) -> int:
@@ -81,7 +88,8 @@ def register(commands: Commands) -> None:
     commands.add(
         "monitor",
         cmd_monitor,
-        "compare the current batch with the training split: reports/drift.{html,json}; "
+        "compare the newest served records (or the CSV at monitor.current) with the training "
+        "split: reports/drift.{html,json}; "
         "exit 0: no drift, 3: drift (in a workflow: 0, and the step output drift=true), 1: error",
     )
     issue = commands.add(
@@ -98,7 +106,8 @@ def register(commands: Commands) -> None:
     commands.add(
         "refresh-data",
         cmd_refresh_data,
-        "add new rows to the training data (src/ratchet/sources.py) and check them",
+        "check the new rows src/ratchet/sources.py returns, once, and add them to the training "
+        "data",
     )
     retrain_commit = commands.add(
         "retrain-commit",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 # `python -m ratchet monitor` exits with this on drift; 0 means no drift, 1 an error.
 DRIFT_EXIT_CODE = 3
+# A logged value farther outside the training range than this many times its width is no
+# measurement of the same quantity (a unit mix-up is a factor of 1000) but a client's placeholder
+# or overflow, such as 1e300: it is left out of the tests and counted, and numpy never sees it.
+FAR = 1e6
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class DriftSummary:
     drift_share: float  # the limit, monitor.drift_share
     drifted_share: float  # the share of features that drifted
     columns: tuple[ColumnDrift, ...]
+    current_detail: str = ""  # what the current rows are, in words
+    left_out: int = 0  # current rows left out: a value far outside the training range (FAR)
+    out_of_range: dict[str, int] = field(default_factory=dict)  # such values, per feature
 
     @property
     def drift(self) -> bool:
@@ -65,7 +72,12 @@ class DriftSummary:
             "drifted_share": self.drifted_share,
             "drift_share": self.drift_share,
             "reference": {"path": self.reference, "rows": self.reference_rows},
-            "current": {"path": self.current, "rows": self.current_rows},
+            "current": {
+                "path": self.current,
+                "rows": self.current_rows,
+                "detail": self.current_detail,
+            },
+            "left_out": {"rows": self.left_out, "out_of_range": self.out_of_range},
             "columns": {
                 column.name: {
                     "kind": column.kind,
@@ -86,6 +98,11 @@ class DriftSummary:
             reference_rows=int(raw["reference"]["rows"]),
             current=str(raw["current"]["path"]),
             current_rows=int(raw["current"]["rows"]),
+            current_detail=str(raw["current"]["detail"]),
+            left_out=int(raw["left_out"]["rows"]),
+            out_of_range={
+                str(name): int(count) for name, count in raw["left_out"]["out_of_range"].items()
+            },
             drift_share=float(raw["drift_share"]),
             drifted_share=float(raw["drifted_share"]),
             columns=tuple(
@@ -122,25 +139,21 @@ def detect_drift(
 ) -> tuple[dict[str, Any], str]:
     """Run Evidently's drift preset on the schema's features: its results and its HTML report."""
     from evidently import DataDefinition, Dataset, Report
-    from evidently.legacy.calculations.stattests.registry import (
-        StatTestInvalidFeatureTypeError,
-        StatTestNotFoundError,
-    )
     from evidently.presets import DataDriftPreset
 
     features = schema.feature_names
-    check_spans(reference, current, schema)
     definition = DataDefinition(
         numerical_columns=[f.name for f in schema.features if f.kind == "numeric"],
         categorical_columns=[f.name for f in schema.features if f.kind == "categorical"],
     )
     columns = monitor.columns
+    methods = {name: t.method for name, t in columns.items() if t.method is not None}
     preset = DataDriftPreset(
         columns=features,
         drift_share=monitor.drift_share,
         method=monitor.default.method,
         threshold=monitor.default.threshold,
-        per_column_method={name: t.method for name, t in columns.items() if t.method is not None},
+        per_column_method=methods,
         per_column_threshold={
             name: t.threshold for name, t in columns.items() if t.threshold is not None
         },
@@ -152,36 +165,37 @@ def detect_drift(
                 reference[features].copy(), data_definition=definition
             ),
         )
-    except (StatTestNotFoundError, StatTestInvalidFeatureTypeError) as exc:
+    except ValueError as exc:
+        # Evidently's public API names no error type for a test it does not know, or one that does
+        # not fit the column's kind: a ValueError whose message names the test params.yaml set.
+        named = {method for method in (monitor.default.method, *methods.values()) if method}
+        if not any(method in str(exc) for method in named):
+            raise
         raise RatchetError(f"params.yaml: monitor: {exc}") from None
     return snapshot.dict(), str(snapshot.get_html_str(as_iframe=False))
 
 
-def check_spans(reference: pd.DataFrame, current: pd.DataFrame, schema: DataSchema) -> None:
-    """Refuse numbers so far apart that no histogram can hold them (e.g. 1e308 and -1e308, which
-    a client may send and the service accepts), naming the column: Evidently would fail deep
-    inside numpy instead."""
+def leave_out_far_values(
+    current: pd.DataFrame, schema: DataSchema
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The current rows without those holding a value far outside the training range (FAR times
+    its width beyond it, or infinite), and how many such values each feature held. Evidently's
+    histograms and variances would overflow on them (a client may send 1e300, and the service
+    accepts any finite number); an empty value is kept, for the null-share check."""
     import numpy as np
 
+    far = np.zeros(len(current), dtype=bool)
+    counts: dict[str, int] = {}
     for feature in schema.features:
-        if feature.kind != "numeric":
+        if feature.kind != "numeric" or feature.minimum is None or feature.maximum is None:
             continue
-        both = np.concatenate(
-            [
-                reference[feature.name].to_numpy(dtype=float),
-                current[feature.name].to_numpy(dtype=float),
-            ]
-        )
-        both = both[np.isfinite(both)]
-        with np.errstate(over="ignore"):
-            span = float(both.max() - both.min()) if both.size else 0.0
-        if not np.isfinite(span) or span > 1e300:
-            raise RatchetError(
-                f"column {feature.name!r} of the current data spans {both.min():g} to "
-                f"{both.max():g}, too far apart to compare with the training data (seen in "
-                f"training: {feature.minimum:g} to {feature.maximum:g}): find the client that "
-                "sends such values, and leave them out of the window"
-            )
+        values = current[feature.name].to_numpy(dtype=float)
+        reach = FAR * max(feature.maximum - feature.minimum, 1.0)
+        out = (values < feature.minimum - reach) | (values > feature.maximum + reach)  # NaN: no
+        if out.any():
+            counts[feature.name] = int(out.sum())
+            far |= out
+    return current.loc[~far].reset_index(drop=True), counts
 
 
 def _finite(value: Any) -> float | None:
@@ -195,6 +209,10 @@ def summarize(
     drift_share: float,
     reference: tuple[str, int],
     current: tuple[str, int],
+    *,
+    current_detail: str = "",
+    left_out: int = 0,
+    out_of_range: dict[str, int] | None = None,
 ) -> DriftSummary:
     """Turn Evidently's result into the summary: per feature its test, overall the drifted share.
 
@@ -243,27 +261,10 @@ def summarize(
         drift_share=drift_share,
         drifted_share=share,
         columns=tuple(sorted(columns, key=lambda column: order[column.name])),
+        current_detail=current_detail,
+        left_out=left_out,
+        out_of_range=out_of_range or {},
     )
-
-
-def recent_inputs(params: Params) -> tuple[pd.DataFrame, str]:
-    """The newest records of the prediction log at monitor.predictions, when its window holds at
-    least monitor.min_rows of them; else what `current_batch` in src/ratchet/sources.py returns.
-    The rows, and where they came from."""
-    import pandas as pd
-
-    from ratchet import sources
-    from ratchet.core.predictions import read_logged_features
-
-    monitor = params.monitor
-    logged, broken = read_logged_features(
-        monitor.predictions, rows=monitor.window_rows, hours=monitor.window_hours
-    )
-    if len(logged) < monitor.min_rows:
-        return sources.current_batch(params)
-    skipped = f"; {broken} unreadable lines skipped" if broken else ""
-    where = f"{monitor.predictions} (the newest {len(logged):,} served records{skipped})"
-    return pd.DataFrame(logged), where
 
 
 def run_monitor(params: Params) -> DriftSummary:
@@ -275,20 +276,31 @@ def run_monitor(params: Params) -> DriftSummary:
     from ratchet.core.files import text, write_all
     from ratchet.core.paths import TRAIN_FILE
     from ratchet.core.schema import DataSchema
+    from ratchet.monitor.current import current_batch
 
     for stale in (DRIFT_HTML, DRIFT_SUMMARY):
         stale.unlink(missing_ok=True)
     schema = DataSchema.load()
     reference = read_split(TRAIN_FILE)
-    current, source = recent_inputs(params)
-    check_batch(current, schema, params.checks, source)  # a path or a URL
+    batch = current_batch(params.monitor)
+    check_batch(batch.frame, schema, params.checks, batch.source)  # a path or a URL
+    current, out_of_range = leave_out_far_values(batch.frame, schema)
+    if current.empty:
+        raise RatchetError(
+            f"{batch.source}: every one of the {len(batch.frame):,} rows holds a value far "
+            f"outside the training range ({_far_values(out_of_range)}): find the client that "
+            "sends them"
+        )
     result, html = detect_drift(reference, current, schema, params.monitor)
     summary = summarize(
         result,
         schema,
         params.monitor.drift_share,
         reference=(str(TRAIN_FILE), len(reference)),
-        current=(source, len(current)),
+        current=(batch.source, len(current)),
+        current_detail=batch.detail,
+        left_out=len(batch.frame) - len(current),
+        out_of_range=out_of_range,
     )
     write_all(
         {
@@ -311,13 +323,31 @@ def headline(summary: DriftSummary) -> str:
     )
 
 
+def compared(summary: DriftSummary) -> str:
+    """Which data were compared: the current rows, where from, and the reference."""
+    current = summary.current_detail or f"{summary.current_rows:,} rows of {summary.current}"
+    line = (
+        f"{current} with the training split {summary.reference} ({summary.reference_rows:,} rows)"
+    )
+    if summary.left_out:
+        rows = "1 row" if summary.left_out == 1 else f"{summary.left_out:,} rows"
+        line += (
+            f"; {rows} left out, holding values far outside the training range "
+            f"({_far_values(summary.out_of_range)})"
+        )
+    return line
+
+
+def _far_values(out_of_range: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {count:,}" for name, count in out_of_range.items())
+
+
 def render_markdown(summary: DriftSummary, run_url: str | None = None) -> str:
     """The summary as Markdown: for the job summary, and the drift issue."""
     lines = [
         f"### Drift check: {headline(summary)}",
         "",
-        f"Reference: `{summary.reference}` ({summary.reference_rows:,} rows). "
-        f"Current: `{summary.current}` ({summary.current_rows:,} rows).",
+        f"Compared {compared(summary)}.",
         "",
         "| feature | kind | test | threshold | score | drifted |",
         "|---|---|---|---:|---:|---|",
