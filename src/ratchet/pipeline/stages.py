@@ -124,6 +124,7 @@ def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
             scores=scores,
             example=features.head(5),
             tags={"model_sha256": sha256(MODEL_FILE)},
+            plots=plots,
         )
     for stale in PLOTS_DIR.glob("*.csv"):
         if stale.name not in plots:
