@@ -143,9 +143,9 @@ def predict_file(
         reader = pd.read_csv(source, chunksize=chunk_rows, dtype=text_columns)
         chunks: Iterable[pd.DataFrame] = reader
         if report is not None:  # the count of chunks is an estimate: see count_rows
-            unit = f"chunks of {chunk_rows:,} rows"
+            label = f"predict, {chunk_rows:,} rows a chunk"
             chunks = show(
-                reader, label="predict", total=-(-total // chunk_rows), unit=unit, stream=report
+                reader, label=label, total=-(-total // chunk_rows), unit="chunks", stream=report
             )
         for number, chunk in enumerate(chunks):
             if chunk.empty:
