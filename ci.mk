@@ -43,7 +43,6 @@ check-drift:
 
 drift-alert:
 	PYTHONPATH=src python3 -m ratchet drift-issue
-	gh workflow run retrain.yml
 
 retrain-data:
 	dvc pull data.dvc

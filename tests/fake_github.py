@@ -8,7 +8,9 @@ It holds one pull request and its comments, pages them as GitHub does (30 a page
 (at /api/graphql, beside /api/v3) with `login`: whoever the token is, who writes the comments it
 creates (`github-actions[bot]` for a job's GITHUB_TOKEN, `NAME[bot]` for an App's). For the deploy
 pull requests it also holds a repository's branches and files (`Git`): refs, the contents API,
-pull requests and their files, answering as GitHub's REST API does. A second, plain-HTTP listener
+pull requests and their files, answering as GitHub's REST API does. For the drift alert and the
+release it holds labels, issues and their comments, tags and releases, and records each
+`workflow_dispatch` it is asked for. A second, plain-HTTP listener
 stands in for CML's asset store, so that a test sees any file that CML would upload.
 """
 
@@ -70,6 +72,7 @@ class Git:
     commits: dict[str, dict[str, str]] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # name: commit
 
     def commit(self, branch: str, files: dict[str, str], message: str = "seed") -> str:
         """Commit `files` over what `branch` holds (a new branch starts empty)."""
@@ -114,6 +117,10 @@ class FakeGitHub:
     writable: bool = True  # False: the token may not write to pull requests
     login: str = BOT["login"]  # whoever the token is
     git: Git = field(default_factory=Git)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)  # each with its `comments`
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    dispatches: list[dict[str, Any]] = field(default_factory=list)  # workflow, ref
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seed(
@@ -220,6 +227,53 @@ class FakeGitHub:
             return self.open_pull(payload)
         if method == "PATCH" and (found := re.fullmatch(rf"{repo}/pulls/(\d+)", path)):
             return self.edit_pull(int(found.group(1)), payload)
+        return self.write_issues(method, path, payload)
+
+    def write_issues(self, method: str, path: str, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        """Labels, issues and their comments."""
+        repo = f"/repos/{self.repository}"
+        if method == "POST" and path == f"{repo}/labels":
+            if payload["name"] in self.labels:
+                return 422, {"message": "Validation Failed: already_exists"}, ""
+            self.labels[payload["name"]] = payload
+            return 201, payload, ""
+        if method == "POST" and path == f"{repo}/issues":
+            number = 1 + len(self.issues)
+            issue = {
+                "number": number,
+                "state": "open",
+                "title": payload["title"],
+                "body": payload.get("body"),
+                "labels": [{"name": name} for name in payload.get("labels", [])],
+                "html_url": f"https://github.example/{self.repository}/issues/{number}",
+                "comments": [],
+            }
+            self.issues.append(issue)
+            return 201, issue, ""
+        found = re.fullmatch(rf"{repo}/issues/(\d+)/comments", path)
+        issues = [i for i in self.issues if found and i["number"] == int(found.group(1))]
+        if method == "POST" and issues:
+            issues[0]["comments"].append(payload["body"])
+            url = f"{issues[0]['html_url']}#issuecomment-{len(issues[0]['comments'])}"
+            return 201, {"body": payload["body"], "html_url": url}, ""
+        return self.write_actions(method, path, payload)
+
+    def write_actions(
+        self, method: str, path: str, payload: dict[str, Any]
+    ) -> tuple[int, Any, str]:
+        """Releases and workflow dispatches."""
+        repo = f"/repos/{self.repository}"
+        if method == "POST" and path == f"{repo}/releases":
+            tag = payload["tag_name"]
+            if any(release["tag_name"] == tag for release in self.releases):
+                return 422, {"message": "Validation Failed: tag_name already_exists"}, ""
+            url = f"https://github.example/{self.repository}/releases/tag/{tag}"
+            self.releases.append({**payload, "html_url": url})
+            return 201, self.releases[-1], ""
+        found = re.fullmatch(rf"{repo}/actions/workflows/([^/]+)/dispatches", path)
+        if method == "POST" and found:
+            self.dispatches.append({"workflow": unquote(found.group(1)), "ref": payload["ref"]})
+            return 204, None, ""
         return 404, {"message": "Not Found"}, ""
 
     def graphql(self, raw: bytes) -> tuple[int, Any, str]:
@@ -320,6 +374,24 @@ class FakeGitHub:
         if found := re.fullmatch(rf"{repo}/pulls/(\d+)/files", path):
             pulls = [pull for pull in git.pulls if pull["number"] == int(found.group(1))]
             return (200, git.diff(pulls[0]), "") if pulls else (404, {"message": "Not Found"}, "")
+        return self.read_issues(path, query)
+
+    def read_issues(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:
+        """A tag's ref; the issues, by label and state."""
+        repo, tags = f"/repos/{self.repository}", self.git.tags
+        found = re.fullmatch(rf"{repo}/git/ref/tags/(.+)", path)
+        if found and unquote(found.group(1)) in tags:
+            tag = unquote(found.group(1))
+            return 200, {"ref": f"refs/tags/{tag}", "object": {"sha": tags[tag]}}, ""
+        if path == f"{repo}/issues":
+            label, state = query.get("labels", [""])[0], query.get("state", ["open"])[0]
+            issues = [
+                issue
+                for issue in reversed(self.issues)  # newest first, as GitHub lists them
+                if issue["state"] == state
+                and (not label or label in [each["name"] for each in issue["labels"]])
+            ]
+            return 200, issues, ""
         return 404, {"message": "Not Found"}, ""
 
     def page(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, str]:
@@ -352,7 +424,7 @@ def api_handler(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 )
                 call.status = status
                 github.calls.append(call)
-            content = json.dumps(data).encode()
+            content = b"" if status == 204 else json.dumps(data).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(content)))

@@ -1,5 +1,5 @@
-"""Recording stand-ins for tools whose real counterpart is out of reach here (gh needs GitHub,
-a docker push needs a registry), and the environment of a GitHub Actions step."""
+"""Recording stand-ins for tools whose real counterpart is out of reach here (a docker push needs
+a registry), and the environment of a GitHub Actions step."""
 
 from __future__ import annotations
 
@@ -32,18 +32,10 @@ def install_stand_in(
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}, log
 
 
-def install_fake_gh(folder: Path, answers: dict[str, Any]) -> tuple[dict[str, str], Path]:
-    """`gh` needs GitHub: a stand-in that records what it is asked."""
-    return install_stand_in(folder, "gh", answers)
-
-
 def calls(log: Path) -> list[dict[str, Any]]:
     if not log.is_file():
         return []
     return [json.loads(line) for line in log.read_text().splitlines()]
-
-
-gh_calls = calls
 
 
 def actions_env(folder: Path, event: dict[str, Any] | None = None) -> dict[str, str]:

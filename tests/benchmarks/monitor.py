@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ratchet.core.progress import progress
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -32,7 +34,9 @@ def timed(*args: str, cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
 
 
 def best_of(runs: int, *args: str, cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
-    return min(timed(*args, cwd=cwd, ok=ok) for _ in range(runs))
+    label = " ".join([Path(args[0]).name, *args[1:]])
+    repeats = progress(range(runs), label=label, total=runs, unit="runs")
+    return min(timed(*args, cwd=cwd, ok=ok) for _ in repeats)
 
 
 def monitoring_imports(*args: str, cwd: Path) -> tuple[list[str], float]:

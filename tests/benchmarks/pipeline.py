@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from statistics import median
 
+from ratchet.core.progress import progress
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -36,7 +38,8 @@ def timed(
 
 
 def best_of(runs: int, *args: str) -> float:
-    return min(timed(*args) for _ in range(runs))
+    label = " ".join([Path(args[0]).name, *args[1:]])
+    return min(timed(*args) for _ in progress(range(runs), label=label, total=runs, unit="runs"))
 
 
 def bootstrap_seconds(project: Path) -> float:
@@ -112,7 +115,7 @@ def pr_rows(project: Path) -> Rows:
             run([*git, "merge", "-q", "--ff-only", branch])
     ratchet = (sys.executable, "-m", "ratchet")
     bare, check, gate = [], [], []
-    for _ in range(ROUNDS):
+    for _ in progress(range(ROUNDS), label="PR check and bare repro", total=ROUNDS, unit="rounds"):
         bare.append(timed("dvc", "repro", "--force", cwd=project))
         reproduce = timed(*ratchet, "reproduce", cwd=project)
         gate.append(timed(*ratchet, "gate", "--base", "main", cwd=project, allowed=(0, 1)))

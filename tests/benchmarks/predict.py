@@ -21,6 +21,8 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
+from ratchet.core.progress import progress
+
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [int(n) for n in os.environ.get("BENCH_PREDICT_ROWS", "100000 1000000").split()]
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -75,7 +77,8 @@ def main() -> None:
             frame = records.sample(rows, replace=True, random_state=0).reset_index(drop=True)
             source, output = Path(scratch) / f"{rows}.csv", Path(scratch) / "scored.csv"
             frame.to_csv(source, index=False)
-            runs = [command(source, output) for _ in range(RUNS)]
+            repeats = progress(range(RUNS), label=f"predict {rows:,} rows", total=RUNS, unit="runs")
+            runs = [command(source, output) for _ in repeats]
             seconds = statistics.median(run[0] for run in runs)
             peak = max(run[1] for run in runs)
             baseline = statistics.median(in_process(model, frame) for _ in range(RUNS))

@@ -31,7 +31,7 @@ def test_a_module_is_named_by_its_module() -> None:
 @pytest.mark.parametrize(
     ("name", "fix"),
     [
-        ("gh", "install the GitHub CLI from https://cli.github.com"),
+        ("git", "install git"),
         ("docker", "install Docker"),
         ("bentoml", "run `make install`"),
     ],

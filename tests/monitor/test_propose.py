@@ -1,5 +1,5 @@
-"""The retraining pull request's job: the commit it accepts from the bundle, the push, the pull
-request's command line, the job summary."""
+"""The retraining pull request's job: the commit it accepts from the bundle, the push, the job
+summary."""
 
 from __future__ import annotations
 
@@ -20,21 +20,6 @@ def test_the_push_sends_the_token_in_the_environment_only() -> None:
     scheme, encoded = env["GIT_CONFIG_VALUE_0"].split(" ", 1)[1].split(" ")
     assert scheme == "basic" and base64.b64decode(encoded) == b"x-access-token:t0ken"
     assert propose.push_env(None) == {} and propose.push_env("") == {}
-
-
-def test_the_pull_request_command_line() -> None:
-    assert propose.pr_create_args("main", "ratchet/retrain", "Retrain on new data (03caad61)") == [
-        "pr",
-        "create",
-        "--base",
-        "main",
-        "--head",
-        "ratchet/retrain",
-        "--title",
-        "Retrain on new data (03caad61)",
-        "--body-file",
-        "-",
-    ]
 
 
 def test_the_job_summary_warns_about_the_fallback_token() -> None:

@@ -1,7 +1,7 @@
 """Monitoring and retraining end to end in temporary git + DVC repositories.
 
-Everything runs for real (dvc repro, dvc push, git branches, a push to a bare origin) except the
-GitHub side: a stand-in `gh` records the exact command lines it is given.
+Everything runs for real (dvc repro, dvc push, git branches, a push to a bare origin); the pull
+request is opened through the fake GitHub API on loopback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +24,8 @@ from tests.conftest import (
     regression_frame,
     small_params,
 )
-from tests.stand_ins import actions_env, gh_calls, install_fake_gh
+from tests.fake_github import TOKEN, FakeGitHub
+from tests.stand_ins import actions_env
 
 pytestmark = pytest.mark.slow
 
@@ -67,17 +67,19 @@ def committed_files(project: Project, commit: str = "HEAD") -> set[str]:
 
 
 def propose_from(
-    tmp_path: Path, name: str, answers: dict[str, Any], token: str = "github-token"
-) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    tmp_path: Path, name: str, github: FakeGitHub, token: str = "github-token"
+) -> subprocess.CompletedProcess[str]:
     """The propose job: a fresh checkout of main, the bundle downloaded into RUNNER_TEMP, the
-    token's command on the system Python with no site-packages."""
+    token's command on the system Python with no site-packages. The push goes to the bare
+    origin; the fake GitHub holds both branches, as GitHub would after that push."""
     checkout = tmp_path / name
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(checkout)], check=True)
     runner = actions_env(tmp_path / f"{name}-runner")
     shutil.copytree(tmp_path / "project/reports/retrain", tmp_path / f"{name}-runner/retrain")
-    env, log = install_fake_gh(tmp_path / f"{name}-bin", answers)
-    result = subprocess.run(
+    github.git.commit("main", {"data.dvc": "the first window"})
+    github.git.commit("ratchet/retrain", {"data.dvc": "the first window and the next"})
+    return subprocess.run(
         [sys.executable, "-S", "-m", "ratchet", "retrain-pr"],
         cwd=checkout,
         capture_output=True,
@@ -85,17 +87,17 @@ def propose_from(
         env={
             **os.environ,
             **runner,
-            **env,
             "PYTHONPATH": str(ROOT / "src"),
-            "GH_TOKEN": "t0ken",
+            "GITHUB_API_URL": github.api_url,
+            "SSL_CERT_FILE": str(github.certificate),
+            "GH_TOKEN": TOKEN,
             "RATCHET_TOKEN_SOURCE": token,
         },
     )
-    return result, gh_calls(log)
 
 
 def test_retraining_is_committed_without_a_token_and_proposed_by_the_job_that_has_one(
-    tmp_path: Path,
+    tmp_path: Path, github: FakeGitHub
 ) -> None:
     project = trained_project(tmp_path)
     base = project.git("rev-parse", "HEAD")
@@ -117,21 +119,20 @@ def test_retraining_is_committed_without_a_token_and_proposed_by_the_job_that_ha
     title = f"Retrain on new data ({version[:8]})"
     assert project.git("log", "-1", "--format=%s") == title
 
-    answers = {"pr list": [], "pr create": "https://github.com/o/r/pull/8"}
-    result, calls = propose_from(tmp_path, "propose", answers)
+    result = propose_from(tmp_path, "propose", github)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    (pull,) = github.git.pulls
     assert lines[0] == f"retrain-pr: pushed {head[:7]} to ratchet/retrain"
-    assert lines[1] == "retrain-pr: opened https://github.com/o/r/pull/8"
+    assert lines[1] == f"retrain-pr: opened {pull['html_url']}"
     assert lines[2].startswith("::warning title=Retraining pull request::This pull request")
     assert project.git("ls-remote", "origin", "refs/heads/ratchet/retrain").split()[0] == head
-    listed = ["pr", "list", "--head", "ratchet/retrain", "--base", "main", "--state", "open"]
-    created = ["pr", "create", "--base", "main", "--head", "ratchet/retrain", "--title", title]
-    assert [call["args"] for call in calls] == [
-        [*listed, "--json", "url", "--limit", "1"],
-        [*created, "--body-file", "-"],
-    ]
-    body = calls[1]["stdin"]
+    assert (pull["base"]["ref"], pull["head"]["ref"], pull["title"]) == (
+        "main",
+        "ratchet/retrain",
+        title,
+    )
+    body = pull["body"]
     new_metrics = json.loads(project.read("reports/metrics.json"))
     assert f"| rmse | {base_metrics['rmse']} | {new_metrics['rmse']} |" in body
     assert f"[this retraining run]({RUN_URL})" in body
@@ -146,24 +147,20 @@ def test_retraining_is_committed_without_a_token_and_proposed_by_the_job_that_ha
     assert (tmp_path / "retrain-runner/output.txt").read_text().endswith("changed=false\n")
 
 
-def test_a_second_retraining_updates_the_open_pull_request(tmp_path: Path) -> None:
+def test_a_second_retraining_updates_the_open_pull_request(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
     project = trained_project(tmp_path)
     retrain(project)
     project.ratchet("retrain-commit", "--bundle", "reports/retrain")
-    answers = {"pr list": [{"url": "https://x/pull/1"}]}
-    result, calls = propose_from(tmp_path, "again", answers, token="app")
-    assert result.stdout.splitlines()[-1] == "retrain-pr: updated https://x/pull/1"
-    edit = calls[-1]
-    assert edit["args"] == [
-        "pr",
-        "edit",
-        "https://x/pull/1",
-        "--title",
-        project.git("log", "-1", "--format=%s"),
-        "--body-file",
-        "-",
-    ]
-    assert "[!WARNING]" not in edit["stdin"]  # an App's token: the checks run by themselves
+    first = propose_from(tmp_path, "first", github)
+    assert first.returncode == 0, first.stderr
+    again = propose_from(tmp_path, "again", github, token="app")
+    assert again.returncode == 0, again.stderr
+    (pull,) = github.git.pulls
+    assert again.stdout.splitlines()[-1] == f"retrain-pr: updated {pull['html_url']}"
+    assert pull["title"] == project.git("log", "-1", "--format=%s")
+    assert "[!WARNING]" not in pull["body"]  # an App's token: the checks run by themselves
 
 
 def test_the_demo_data_drifts_and_rolls_forward(tmp_path: Path) -> None:

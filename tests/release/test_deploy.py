@@ -412,6 +412,7 @@ def test_the_deploy_commands_read_what_they_need_from_the_run(tmp_path: Path) ->
     result = system_python(tmp_path, "deploy-promote", env={"GITHUB_ACTIONS": "", "GH_TOKEN": ""})
     assert result.returncode == 1
     assert result.stderr == (
-        "error: no GitHub token or repository: run this in a workflow with GH_TOKEN set\n"
+        "error: deploy-promote writes to GitHub: run it in a workflow step with GH_TOKEN (or "
+        "GITHUB_TOKEN) set, which gives the token and the repository\n"
     )
     assert result.stdout == ""

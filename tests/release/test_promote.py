@@ -41,6 +41,7 @@ def trained_and_logged(workspace: Path, estimator: str) -> str:
             scores={"rmse": 1.0},
             example=example.head(3),
             tags={"model_sha256": sha256},
+            plots={},
         )
     return sha256
 

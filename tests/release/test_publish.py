@@ -1,5 +1,5 @@
-"""Publishing a release: the tag check on real git history, and the exact docker and gh calls
-(their real counterparts need a registry and GitHub)."""
+"""Publishing a release: the tag check on real git history, the exact docker calls (a real push
+needs a registry), and the GitHub Release against the fake GitHub API on loopback."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.fake_github import TOKEN, FakeGitHub
 from tests.stand_ins import actions_env, calls, install_stand_in
 
 
@@ -108,18 +109,40 @@ def test_a_push_without_a_digest_fails(clone: Path, tmp_path: Path) -> None:
     assert "the registry gave ghcr.io/a/b no digest" in result.stderr
 
 
-@pytest.mark.parametrize(("tag", "prerelease"), [("v1.3.0", []), ("v1.4.0-rc.1", ["--prerelease"])])
+def release_env(github: FakeGitHub, tmp_path: Path) -> dict[str, str]:
+    """The release job's step: the run's token in GH_TOKEN, the API at the fake GitHub."""
+    return {
+        **actions_env(tmp_path / "runner"),
+        "GITHUB_API_URL": github.api_url,
+        "GH_TOKEN": TOKEN,
+        "SSL_CERT_FILE": str(github.certificate),
+    }
+
+
+@pytest.mark.parametrize(("tag", "prerelease"), [("v1.3.0", False), ("v1.4.0-rc.1", True)])
 def test_the_github_release_carries_the_notes(
-    clone: Path, tmp_path: Path, tag: str, prerelease: list[str]
+    clone: Path, tmp_path: Path, github: FakeGitHub, tag: str, prerelease: bool
 ) -> None:
-    gh, log = install_stand_in(tmp_path / "bin", "gh", {"release create": "https://example/r"})
+    github.git.tags[tag] = "c0ffee" * 6 + "c0ff"
     (clone / "release-notes.md").write_text("notes\n")
-    result = ratchet(clone, "github-release", "--tag", tag, env=gh)
+    result = ratchet(clone, "github-release", "--tag", tag, env=release_env(github, tmp_path))
     assert result.returncode == 0, result.stderr
-    command = ["release", "create", tag, "--verify-tag", "--title", tag]
-    assert [call["args"] for call in calls(log)] == [
-        [*command, "--notes-file", "release-notes.md", *prerelease]
+    url = f"https://github.example/o/r/releases/tag/{tag}"
+    assert result.stdout == f"github-release: {url}\n"
+    assert github.releases == [
+        {"tag_name": tag, "name": tag, "body": "notes\n", "prerelease": prerelease, "html_url": url}
     ]
+
+
+def test_a_github_release_of_a_tag_github_lacks_fails(
+    clone: Path, tmp_path: Path, github: FakeGitHub
+) -> None:
+    (clone / "release-notes.md").write_text("notes\n")
+    env = release_env(github, tmp_path)
+    result = ratchet(clone, "github-release", "--tag", "v1.3.0", env=env)
+    assert result.returncode == 1
+    assert result.stderr == "error: o/r has no tag v1.3.0 on GitHub: push the tag first\n"
+    assert github.releases == []
 
 
 def test_a_github_release_without_notes_fails(clone: Path) -> None:

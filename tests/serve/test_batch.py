@@ -51,7 +51,8 @@ def test_every_row_is_scored_as_the_model_scores_it(trained: Path, tmp_path: Pat
     expected = model.predict(records[schema.feature_names])
     np.testing.assert_allclose(out["prediction"], expected)
     progress = log.getvalue().splitlines()
-    assert progress[-1].startswith("predict: 500 of 500 rows (100%), ") and len(progress) == 8
+    assert progress[0] == "predict, 64 rows a chunk: 1/8 chunks (12%)"
+    assert progress[-1].startswith("predict, 64 rows a chunk: 8 chunks in ") and len(progress) == 8
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The one way Ratchet runs another program: git, gh, docker, bentoml, dvc, uv, openssl, CML.
+"""The one way Ratchet runs another program: git, docker, bentoml, dvc, uv, openssl, CML.
 
 Two errors, worded the same for every program: a program that is not there says how to install
 it, and a program that fails says what it said.
@@ -16,7 +16,6 @@ from ratchet.core.errors import RatchetError
 # How to get each program the template runs; anything else is "see the README's setup".
 INSTALL = {
     "git": "install git",
-    "gh": "install the GitHub CLI from https://cli.github.com (GitHub's runners have it)",
     "docker": "install Docker",
     "openssl": "install openssl",
     "node": "install Node.js",

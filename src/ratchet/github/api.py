@@ -1,8 +1,12 @@
-"""GitHub's REST API through the standard library, for the jobs that hold a write token and
-install nothing.
+"""GitHub's REST API through the standard library: Ratchet's one GitHub client, for every job
+that writes to GitHub (the PR comment and its relay, the deploy pull requests, the GitHub Release,
+the drift issue, the retraining pull request). Those jobs hold a write token, so they run on the
+system Python with no install and no `gh`; and a client of plain HTTPS is what the tests run
+against a stand-in GitHub on loopback.
 
-The token goes to the API's host and nowhere else: a redirect is not followed, and a `Link` to
-another host is refused rather than read.
+The token comes from the run (`actions.current()`, the one reader of GH_TOKEN and GITHUB_TOKEN)
+and goes to the API's host and nowhere else: it is never printed, a redirect is not followed, and
+a `Link` to another host is refused rather than read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from ratchet.core.errors import RatchetError
+from ratchet.github.actions import Run
 
 NEXT_PAGE = re.compile(r'<([^>]+)>;\s*rel="next"')
 MAX_PAGES = 100  # 10,000 comments at 100 a page: far more than a pull request holds
@@ -140,7 +145,7 @@ class GitHubAPI:
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         """A write (or a read) that must succeed: its JSON, or a RatchetError with GitHub's word."""
         answer = self.request(method, path, payload)
-        if answer.status not in (200, 201):
+        if answer.status not in (200, 201, 204):
             raise RatchetError(f"{method} {path} answered {answer.status}: {message(answer.data)}")
         return answer.data
 
@@ -206,6 +211,57 @@ class GitHubAPI:
         """Every comment of an issue or pull request, oldest first."""
         comments = self.all_pages(f"/repos/{repository}/issues/{number}/comments")
         return [comment for comment in comments if isinstance(comment, dict)]
+
+    def ensure_label(self, repository: str, name: str, color: str, description: str) -> None:
+        """Create the label, unless the repository has it already (then it is left as it is)."""
+        payload = {"name": name, "color": color, "description": description}
+        answer = self.request("POST", f"/repos/{repository}/labels", payload)
+        if answer.status not in (201, 422):  # 422: already_exists
+            raise RatchetError(
+                f"POST /repos/{repository}/labels answered {answer.status}: {message(answer.data)}"
+            )
+
+    def open_issues(self, repository: str, label: str) -> list[dict[str, Any]]:
+        """The open issues with the label, newest first (pull requests, which GitHub lists among
+        issues, left out)."""
+        query = urlencode({"labels": label, "state": "open"})
+        issues = self.all_pages(f"/repos/{repository}/issues?{query}")
+        return [i for i in issues if isinstance(i, dict) and "pull_request" not in i]
+
+    def create_issue(self, repository: str, title: str, body: str, labels: list[str]) -> str:
+        """Open an issue; returns its URL."""
+        payload = {"title": title, "body": body, "labels": labels}
+        return str(self.call("POST", f"/repos/{repository}/issues", payload)["html_url"])
+
+    def comment(self, repository: str, number: int, body: str) -> str:
+        """Comment on an issue or pull request; returns the comment's URL."""
+        path = f"/repos/{repository}/issues/{number}/comments"
+        return str(self.call("POST", path, {"body": body})["html_url"])
+
+    def create_release(self, repository: str, tag: str, body: str, *, prerelease: bool) -> str:
+        """Publish the GitHub Release of a tag already pushed; returns its URL. GitHub would make
+        a missing tag from the default branch's head: the release is of the tag that was checked."""
+        found = self.request("GET", f"/repos/{repository}/git/ref/tags/{quote(tag)}")
+        if found.status != 200:
+            raise RatchetError(f"{repository} has no tag {tag} on GitHub: push the tag first")
+        payload = {"tag_name": tag, "name": tag, "body": body, "prerelease": prerelease}
+        return str(self.call("POST", f"/repos/{repository}/releases", payload)["html_url"])
+
+    def dispatch_workflow(self, repository: str, workflow: str, ref: str) -> None:
+        """Start a `workflow_dispatch` run of `workflow` (its file name) on `ref`."""
+        path = f"/repos/{repository}/actions/workflows/{quote(workflow)}/dispatches"
+        self.call("POST", path, {"ref": ref})
+
+
+def client(run: Run, command: str) -> tuple[GitHubAPI, str]:
+    """The API with the run's token, and the run's repository: where each command that writes to
+    GitHub starts."""
+    if not run.token or not run.repository:
+        raise RatchetError(
+            f"{command} writes to GitHub: run it in a workflow step with GH_TOKEN (or "
+            "GITHUB_TOKEN) set, which gives the token and the repository"
+        )
+    return GitHubAPI(run.api_url, run.token), run.repository
 
 
 def parse(raw: bytes) -> Any:

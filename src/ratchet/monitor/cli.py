@@ -34,14 +34,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_drift_issue(args: argparse.Namespace) -> int:
     from ratchet.github.actions import current
-    from ratchet.monitor.alert import report_drift_issue
+    from ratchet.github.api import client
+    from ratchet.monitor.alert import report_drift_issue, start_retraining
     from ratchet.monitor.drift import headline, load_summary
 
     summary = load_summary(args.summary)
     if not summary.drift:
         print(f"drift-issue: {headline(summary)}; no issue to file")
         return 0
-    print(f"drift-issue: {report_drift_issue(summary, current().run_url)}")
+    run = current()
+    api, repository = client(run, "drift-issue")
+    print(f"drift-issue: {start_retraining(api, repository, run.ref_name or run.default_branch)}")
+    print(f"drift-issue: {report_drift_issue(api, repository, summary, run.run_url)}")
     return 0
 
 
@@ -75,7 +79,7 @@ def cmd_retrain_pr(args: argparse.Namespace) -> int:
     if bundle is None:
         raise RatchetError("retrain-pr needs the retrain job's bundle: pass --bundle FOLDER")
     token = token_source(run.env.get("RATCHET_TOKEN_SOURCE"))
-    done = propose.propose(bundle / propose.BUNDLE, propose.current_branch(), token)
+    done = propose.propose(bundle / propose.BUNDLE, propose.current_branch(), token, run)
     for line in done:
         print(f"retrain-pr: {line}")
     if token == "github-token":
@@ -95,7 +99,8 @@ def register(commands: Commands) -> None:
     issue = commands.add(
         "drift-issue",
         cmd_drift_issue,
-        "on drift, open the one `drift` issue or comment on it (gh; system Python)",
+        "on drift, start retrain.yml and open the one `drift` issue or comment on it (system "
+        "Python)",
     )
     issue.add_argument(
         "--summary",
@@ -123,8 +128,8 @@ def register(commands: Commands) -> None:
     retrain_pr = commands.add(
         "retrain-pr",
         cmd_retrain_pr,
-        "push the retraining commit from its bundle and open or update its pull request (gh; "
-        "system Python)",
+        "push the retraining commit from its bundle and open or update its pull request (system "
+        "Python)",
     )
     retrain_pr.add_argument(
         "--bundle",

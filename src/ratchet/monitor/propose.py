@@ -1,7 +1,7 @@
 """The retraining pull request: the job that holds the token fetches the retraining's commit from
 its git bundle, checks it, pushes it to its branch and opens or updates the pull request.
 
-It runs no repository code on data and installs nothing: standard library, git and gh only. The
+It runs no repository code on data and installs nothing: standard library and git only. The
 commit was made by another job of the same run, and is still checked: a child of the base that
 changes only what a retraining changes.
 """
@@ -9,13 +9,12 @@ changes only what a retraining changes.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git
-from ratchet.github.actions import TokenSource
-from ratchet.github.gh import gh, gh_json
+from ratchet.github.actions import Run, TokenSource
+from ratchet.github.api import client
 
 BRANCH = "ratchet/retrain"
 BUNDLE = "retrain.bundle"
@@ -84,56 +83,25 @@ def push_env(token: str | None, server: str = "https://github.com") -> dict[str,
     }
 
 
-def push(commit: str, branch: str) -> None:
+def push(commit: str, branch: str, run: Run) -> None:
     """Replace the remote retraining branch: it holds only what the last retraining made."""
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-    git(
-        "push",
-        "--quiet",
-        "--force",
-        "origin",
-        f"{commit}:refs/heads/{branch}",
-        env=push_env(os.environ.get("GH_TOKEN"), server),
-    )
+    env = push_env(run.token, run.server_url)
+    git("push", "--quiet", "--force", "origin", f"{commit}:refs/heads/{branch}", env=env)
 
 
-def pr_create_args(base: str, branch: str, title: str) -> list[str]:
-    return ["pr", "create", "--base", base, "--head", branch, "--title", title, "--body-file", "-"]
-
-
-def open_or_update_pr(base: str, branch: str, title: str, body: str) -> str:
-    """Open the retraining pull request, or refresh the open one; returns what was done."""
-    found = gh_json(
-        "pr",
-        "list",
-        "--head",
-        branch,
-        "--base",
-        base,
-        "--state",
-        "open",
-        "--json",
-        "url",
-        "--limit",
-        "1",
-    )
-    if found:
-        url = str(found[0]["url"])
-        gh("pr", "edit", url, "--title", title, "--body-file", "-", stdin=body)
-        return f"updated {url}"
-    return f"opened {gh(*pr_create_args(base, branch, title), stdin=body).strip()}"
-
-
-def propose(bundle: Path, base: str, token: TokenSource, branch: str = BRANCH) -> list[str]:
+def propose(
+    bundle: Path, base: str, token: TokenSource, run: Run, branch: str = BRANCH
+) -> list[str]:
     """Push the bundle's retraining commit to `branch` and open or update its pull request."""
+    api, repository = client(run, "retrain-pr")
     commit = fetch(bundle, base, branch)
     title = git("log", "-1", "--format=%s", commit)
     body = git("log", "-1", "--format=%b", commit) + "\n"
-    push(commit, branch)
+    push(commit, branch, run)
     done = [f"pushed {commit[:7]} to {branch}"]
     if token == "github-token":
         body += f"\n> [!WARNING]\n> {TOKEN_WARNING}\n"
-    done.append(open_or_update_pr(base, branch, title, body))
+    done.append(api.open_or_update_pull(repository, base, branch, title, body))
     return done
 
 

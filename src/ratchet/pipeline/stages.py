@@ -149,6 +149,7 @@ def evaluate(params: Params) -> tuple[dict[str, float], str | None]:
             scores=scores,
             example=features.head(5),
             tags={"model_sha256": sha256(MODEL_FILE)},
+            plots=plots,
         )
     outputs: dict[Path, Writer] = {METRICS_FILE: text(json.dumps(scores, indent=2) + "\n")}
     for name, frame in plots.items():

@@ -1,14 +1,21 @@
 """MLflow tracking: where runs go, and what each training run records.
 
+A run holds what a reviewer opens in `make ui`: the metrics, the params (flattened, as
+`train.estimator`), the git commit (`mlflow.source.git.commit`, which the UI links, and whether
+the tree was dirty), the data's version and profile (`data/`: the row counts, and a table of the
+features from the schema), the plots as images (`plots/`), and the model with its signature.
+
 The local default is an SQLite store in `mlruns/`; set MLFLOW_TRACKING_URI to use a server.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from ratchet.core.dvc import data_version
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import head_commit
+from ratchet.core.paths import DATA_SUMMARY_FILE, SCHEMA_FILE
+from ratchet.core.schema import DataSchema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,8 +91,10 @@ def log_training_run(
     scores: dict[str, float],
     example: pd.DataFrame,
     tags: dict[str, str],
+    plots: Mapping[str, pd.DataFrame],
 ) -> str:
-    """Record one trained model with its params, metrics, signature and lineage; returns run id."""
+    """Record one trained model with its params, metrics, plots, data profile, signature and
+    lineage; returns the run id. `plots` is the evaluate stage's plot data, drawn here."""
     uri = tracking_uri()
     check_reachable(uri)
     if uri.startswith("sqlite:///"):
@@ -92,10 +103,13 @@ def log_training_run(
     import skops.io
     from mlflow.models import infer_signature
 
+    from ratchet.pipeline.evaluation import figures
+
     commit, dirty = head_commit()
     with mlflow.start_run() as run:
         mlflow.set_tags(
             {
+                "mlflow.source.git.commit": commit,  # what MLflow's UI shows as the source
                 "git_commit": commit,
                 "git_dirty": str(dirty).lower(),
                 "data_md5": data_version(),
@@ -104,6 +118,9 @@ def log_training_run(
         )
         mlflow.log_params(params)
         mlflow.log_metrics(scores)
+        log_data_profile(mlflow)
+        for name, figure in figures(plots).items():
+            mlflow.log_figure(figure, f"plots/{name}")
         with warnings.catch_warnings():
             # MLflow hints that integer columns cannot hold missing values: true, and expected.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
@@ -123,6 +140,40 @@ def log_training_run(
             ],
         )
         return str(run.info.run_id)
+
+
+def log_data_profile(mlflow: Any) -> None:
+    """The data the model learnt from: the prepare stage's row counts (`data/summary.json`) and
+    each feature's kind, type, range or categories, and empty-value policy (`data/features.json`,
+    a table)."""
+    if DATA_SUMMARY_FILE.is_file():
+        mlflow.log_dict(json.loads(DATA_SUMMARY_FILE.read_text()), "data/summary.json")
+    if SCHEMA_FILE.is_file():
+        schema = DataSchema.load(SCHEMA_FILE)
+        mlflow.log_table(feature_table(schema), "data/features.json")
+
+
+def feature_table(schema: DataSchema) -> dict[str, list[Any]]:
+    """One row per feature, as MLflow's table view shows it."""
+    rows = [
+        {
+            "feature": f.name,
+            "kind": f.kind,
+            "type": f.dtype,
+            "minimum": f.minimum,
+            "maximum": f.maximum,
+            "categories": shown(f.categories or []),
+            "empty values": f.nulls,
+        }
+        for f in schema.features
+    ]
+    return {column: [row[column] for row in rows] for column in rows[0]} if rows else {}
+
+
+def shown(categories: list[Any], most: int = 10) -> str:
+    """A feature's categories as text: the first `most`, and how many there are in all."""
+    listed = ", ".join(str(category) for category in categories[:most])
+    return listed if len(categories) <= most else f"{listed}, ... ({len(categories)} in all)"
 
 
 def find_run(model_sha256: str) -> str | None:

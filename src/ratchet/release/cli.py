@@ -121,9 +121,16 @@ def cmd_release_notes(args: argparse.Namespace) -> int:
 
 
 def cmd_github_release(args: argparse.Namespace) -> int:
+    from ratchet.core.errors import RatchetError
+    from ratchet.github.actions import current
+    from ratchet.github.api import client
     from ratchet.release.publish import github_release
 
-    print(f"github-release: {github_release(release_tag(args), args.notes)}")
+    tag = release_tag(args)
+    if not args.notes.is_file():
+        raise RatchetError(f"{args.notes} not found: run `python -m ratchet release-notes` first")
+    api, repository = client(current(), "github-release")
+    print(f"github-release: {github_release(api, repository, tag, args.notes.read_text())}")
     return 0
 
 
@@ -145,18 +152,14 @@ def cmd_deploy_set_image(args: argparse.Namespace) -> int:
     return 0
 
 
-def github_api() -> tuple[GitHubAPI, Run, str]:
+def github_api(command: str) -> tuple[GitHubAPI, Run, str]:
     """The API with the run's token (GH_TOKEN: the App's), the run, and its repository."""
-    from ratchet.core.errors import RatchetError
     from ratchet.github.actions import current
-    from ratchet.github.api import GitHubAPI
+    from ratchet.github.api import client
 
     run = current()
-    if not run.token or not run.repository:
-        raise RatchetError(
-            "no GitHub token or repository: run this in a workflow with GH_TOKEN set"
-        )
-    return GitHubAPI(run.api_url, run.token), run, run.repository
+    api, repository = client(run, command)
+    return api, run, repository
 
 
 def report(command: str, run: Run, line: str, token: TokenSource) -> None:
@@ -173,7 +176,7 @@ def cmd_deploy_pr(args: argparse.Namespace) -> int:
     from ratchet.github.actions import token_source
     from ratchet.release.deploy import parse_image, propose, release_proposal
 
-    api, run, repository = github_api()
+    api, run, repository = github_api("deploy-pr")
     image = parse_image(
         args.image
         or "@".join(filter(None, (run.env.get("RATCHET_IMAGE"), run.env.get("RATCHET_DIGEST"))))
@@ -200,7 +203,7 @@ def cmd_deploy_promote(args: argparse.Namespace) -> int:
     from ratchet.github.actions import token_source
     from ratchet.release.deploy import promotion_proposal, propose
 
-    api, run, repository = github_api()
+    api, run, repository = github_api("deploy-promote")
     base = run.default_branch
     release = run.event.get("release")  # a `release: published` run: the Release's notes
     notes = str(release.get("body") or "") if isinstance(release, dict) else ""
@@ -281,7 +284,7 @@ def register(commands: Commands) -> None:
     notes.add_argument("--digest", help="the pushed image's digest, sha256:...")
     notes.add_argument("--output", type=Path, help="write the notes here instead of stdout")
     release = commands.add(
-        "github-release", cmd_github_release, "publish the GitHub Release with the notes (gh)"
+        "github-release", cmd_github_release, "publish the GitHub Release with the notes"
     )
     release.add_argument("--tag", help="the release tag (default: the tag the run is for)")
     release.add_argument(

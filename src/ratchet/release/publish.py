@@ -1,17 +1,16 @@
 """Publishing a release: the tag check, the image pushed under its semver tags, the GitHub Release.
 
-Each runs one external tool (git, docker, gh) per step and fails with what that tool said.
+Each runs one external tool (git, docker) or GitHub's API per step and fails with what it said.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.git import git, git_call
 from ratchet.core.process import run
-from ratchet.github.gh import gh
+from ratchet.github.api import GitHubAPI
 from ratchet.release.versions import image_name, image_tags, require_version
 
 
@@ -62,13 +61,7 @@ def push_image(tag: str, repository: str, local: str, registry: str = "ghcr.io")
     return image, digests[0].split("@", 1)[1]
 
 
-def github_release(tag: str, notes: Path) -> str:
+def github_release(api: GitHubAPI, repository: str, tag: str, notes: str) -> str:
     """Publish the GitHub Release of `tag` with the notes; a pre-release for vX.Y.Z-suffix."""
     version = require_version(tag)
-    if not notes.is_file():
-        raise RatchetError(f"{notes} not found: run `python -m ratchet release-notes` first")
-    command = ["release", "create", tag, "--verify-tag", "--title", tag]
-    command += ["--notes-file", str(notes)]
-    if not version.is_release:
-        command.append("--prerelease")
-    return gh(*command).strip()
+    return api.create_release(repository, tag, notes, prerelease=not version.is_release)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ import pandas as pd
 from ratchet.core.data import csv_lines
 from ratchet.core.errors import RatchetError
 from ratchet.core.files import write_all
+from ratchet.core.progress import progress as show
 from ratchet.core.schema import DataSchema, Feature
 from ratchet.serve.contract import clip
 from ratchet.serve.scoring import predict
@@ -140,19 +141,19 @@ def predict_file(
     def write(staged: Path) -> None:
         nonlocal rows
         reader = pd.read_csv(source, chunksize=chunk_rows, dtype=text_columns)
-        for number, chunk in enumerate(reader):
+        chunks: Iterable[pd.DataFrame] = reader
+        if report is not None:  # the count of chunks is an estimate: see count_rows
+            label = f"predict, {chunk_rows:,} rows a chunk"
+            chunks = show(
+                reader, label=label, total=-(-total // chunk_rows), unit="chunks", stream=report
+            )
+        for number, chunk in enumerate(chunks):
             if chunk.empty:
                 continue
             features = check(chunk, schema, source)
             out = pd.concat([chunk, score(model, features, schema)], axis=1)
             out.to_csv(staged, mode="a", header=number == 0, index=False)
             rows += len(chunk)
-            if report is not None:
-                rate = rows / max(clock() - started, 1e-9)
-                report.write(
-                    f"predict: {rows:,} of {total:,} rows ({rows / total:.0%}), "
-                    f"{rate:,.0f} rows/s\n"
-                )
         if rows == 0:
             raise RatchetError(f"{source} has a header but no rows to score")
 
