@@ -372,7 +372,7 @@ def test_retraining_trains_without_secrets_and_proposes_with_the_token_only() ->
     upload = named(retrain)["Upload the commit"]["with"]
     assert upload["path"] == "reports/retrain/"
     assert retrain["outputs"] == {"changed": "${{ steps.commit.outputs.changed }}"}
-    # The job with the token runs no repository code on data: git, gh and the system Python.
+    # The job with the token runs no repository code on data: git and the system Python.
     assert propose["needs"] == "retrain"
     assert propose["if"] == "${{ needs.retrain.outputs.changed == 'true' }}"
     assert propose["environment"] == "retrain"
