@@ -184,9 +184,8 @@ def test_image_tags_command_reads_the_existing_tags(released: Project) -> None:
 def test_promote_fails_closed_without_a_matching_run(released: Project) -> None:
     result = released.ratchet("promote", check=False, env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 1
-    assert "no MLflow run in sqlite:///mlruns/mlflow.db logged the model with sha256" in (
-        result.stderr
-    )
+    store = f"sqlite:///{released.path.resolve()}/mlruns/mlflow.db"
+    assert f"no MLflow run in {store} logged the model with sha256" in result.stderr
 
 
 def test_smoke_test_fails_when_nothing_answers(released: Project) -> None:

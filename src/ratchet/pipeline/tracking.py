@@ -36,7 +36,9 @@ EXPERIMENT = "ratchet"
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{LOCAL_STORE}/mlflow.db"
+    """MLFLOW_TRACKING_URI, or the local store of the project in the working directory: by its
+    absolute path, since MLflow keeps one store per URI for the life of the process."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{LOCAL_STORE.resolve()}/mlflow.db"
 
 
 def enabled() -> bool:
