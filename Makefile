@@ -33,7 +33,7 @@ help: ## list these targets
 	  /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' Makefile
 	@echo; echo "The workflows' own steps are in ci.mk."
 
-install: .venv/.installed ## create .venv from uv.lock, every group (bytecode compiled)
+install: .venv/.installed ## create .venv from uv.lock, every group
 
 run: install ## the main job: pull the data, reproduce the pipeline, print metrics and the MLflow run
 	dvc pull data.dvc
@@ -124,7 +124,9 @@ $(VEGA_DIR)/vega-embed.min.js:
 	done && rm -- *.tgz
 
 .venv/.installed: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --compile-bytecode
+	@# No --compile-bytecode: compiling every file of every package takes most of a minute, while
+	@# Python compiles (and keeps) the bytecode of what a run imports the first time it does.
+	$(UV) sync --locked
 	@touch $@
 
 include ci.mk

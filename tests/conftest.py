@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -140,6 +141,21 @@ class Project:
     def read(self, relative: str) -> str:
         return (self.path / relative).read_text()
 
+    def repro(self) -> None:
+        """Leave what `dvc repro` leaves, for a test about what comes after it: the stages run in
+        this process (no Python start-up and scikit-learn import for each), log no MLflow run,
+        then `dvc commit` records them in dvc.lock and the cache as `dvc repro` would. The tests
+        of `dvc repro` itself, and every check a test runs (`python -m ratchet reproduce`), run
+        the real `dvc repro`."""
+        from ratchet.core.settings import load_params
+        from ratchet.pipeline import stages
+
+        with contextlib.chdir(self.path), mock.patch.dict(os.environ, {"RATCHET_TRACKING": "off"}):
+            stages.prepare(load_params())
+            stages.train(load_params())
+            stages.evaluate(load_params())
+        self.run("dvc", "commit", "-q", "-f", "dvc.yaml")  # the stages, not data.dvc
+
 
 def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False) -> Project:
     """Copy the template into `path` as a fresh git + DVC repository with a local DVC remote.
@@ -243,6 +259,13 @@ def project(tmp_path: Path) -> Project:
     project.run("dvc", "add", "-q", "data")
     project.commit("small regression project")
     return project
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first: `--dist loadfile` hands files to the workers in this order, so
+    that the long ones start early and the many short ones even out the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: in file order otherwise
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -70,7 +70,8 @@ def serving(
 
 
 def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:
-    """A real `mlflow server` whose store and artifacts live in `home`."""
+    """A real `mlflow server` whose store and artifacts live in `home`, without the GenAI job
+    runner (five more Python processes, each importing MLflow, that tracking never uses)."""
     return serving(
         lambda port: [
             str(BIN / "mlflow"),
@@ -87,6 +88,7 @@ def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:
             str(home / "artifacts"),
         ],
         "/health",
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         timeout=90,
     )
 

@@ -144,12 +144,12 @@ def pr_rows(project: Path) -> Rows:
 
 
 def install_rows(project: Path, scratch: Path) -> Rows:
-    """Installs from the lock into a fresh venv: everything (as `make install`, with bytecode),
-    and the PR check's group alone (as `make install-pipeline`, without)."""
+    """Installs from the lock into a fresh venv: everything (as `make install`), and the PR
+    check's group alone (as `make install-pipeline`)."""
     env = {**ENV, "UV_CACHE_DIR": str(scratch / "uv-cache"), "UV_PROJECT_ENVIRONMENT": ".venv-b"}
     env.pop("VIRTUAL_ENV", None)
     venv = project / ".venv-b"
-    full = ("uv", "sync", "--locked", "--compile-bytecode", "--quiet")
+    full = ("uv", "sync", "--locked", "--quiet")
     job = ("uv", "sync", "--locked", "--no-default-groups", "--group", "pipeline", "--quiet")
     cold = timed(*full, cwd=project, env=env)
     size = folder_size(venv) / 2**20

@@ -75,7 +75,7 @@ def build_main_with_a_model(folder: Path) -> Path:
     project.run("dvc", "add", "-q", "data")
     project.commit("project without a model")
     project.git("checkout", "-q", "-b", "first-model")
-    project.run("dvc", "repro", "-q")
+    project.repro()
     project.commit("first model")
     first = make(project, "pr-check", "BASE=main")
     assert "gate: BOOTSTRAP PASS" in first.stdout

@@ -21,7 +21,7 @@ def merge(project: Project, name: str) -> None:
 def small_regression(project: Project, name: str, max_iter: int) -> dict[str, object]:
     branch(project, name)
     set_train(project, max_iter=max_iter)
-    project.run("dvc", "repro", "-q")
+    project.repro()
     project.commit(f"max_iter {max_iter}")
     _, gate = pr_check(project)
     return gate

@@ -1,5 +1,6 @@
 """What a pull request writes is never what the check judges: forged metrics, a lock pointed at
-another model, a stale lock, a broken training and an unknown base all fail, with a report."""
+another model, a stale lock and a broken training all fail, with a report (an unknown base, in
+test_pr_loop.py, too)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import Project
-from tests.gate.conftest import branch, make, pr_check, set_train
+from tests.gate.conftest import branch, pr_check, set_train
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,7 @@ def test_a_lock_pointed_at_another_model_in_the_remote_fails_and_that_model_is_n
 ) -> None:
     branch(loop, "other-model")
     set_train(loop, max_iter=5)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.run("dvc", "push", "-q")  # the other model now sits in the remote and the cache
     other = lock_entry(loop, "artifacts/model.joblib")
     branch(loop, "pointed")
@@ -101,13 +102,3 @@ def test_failed_training_fails_closed_with_a_report(loop: Project) -> None:
     assert result.returncode != 0 and gate["verdict"] == "fail"
     assert gate["problems"][0].startswith("the pipeline could not be reproduced: ")
     assert "> [!CAUTION]" in loop.read("reports/pr/report.md")
-
-
-def test_an_unknown_base_fails_closed(loop: Project) -> None:
-    branch(loop, "unknown-base")
-    make(loop, "pr-check", "BASE=main")
-    result = loop.ratchet("gate", "--base", "no-such-branch", check=False)
-    assert result.returncode == 1
-    assert "unknown base revision 'no-such-branch'" in result.stdout
-    gate = json.loads(loop.read("reports/pr/gate.json"))
-    assert gate["verdict"] == "fail" and gate["basis"] == "none"

@@ -50,7 +50,7 @@ def test_deleting_the_metrics_fails_and_a_base_without_them_is_no_bootstrap(
     # Had it merged anyway, the next pull request is still compared: main has a model.
     loop.git("checkout", "-q", "-b", "worse-after-no-metrics")
     set_train(loop, max_iter=3)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("fewer trees")
     result = make(loop, "pr-check", "BASE=no-metrics", check=False)
     gate = json.loads(loop.read("reports/pr/gate.json"))
@@ -112,6 +112,7 @@ def test_poisoned_data_under_the_recorded_md5_fails_by_name(loop: Project) -> No
     assert "was refused: data does not hash to what data.dvc records" in gate["basis_note"]
     shutil.rmtree(cache)  # the good objects back, for the next tests
     saved.rename(cache)
+    shutil.rmtree(loop.path / "data")  # DVC took the pulled, poisoned file for the good one
     loop.run("dvc", "checkout", "-q", "--force")
 
 
@@ -120,7 +121,7 @@ def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
 ) -> None:
     branch(loop, "reset-without-grounds")
     set_train(loop, max_iter=3)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("fewer trees, and please reset")
     labelled = {
         "action": "labeled",
@@ -145,7 +146,7 @@ def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
     params["gate"]["metrics"]["r2"]["min"] = -10.0
     loop.set_params(params)
     loop.run("dvc", "add", "-q", "data")
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("other data, a lower floor")
     result = make(loop, "pr-check", "BASE=main", check=False, env=env)
     gate = json.loads(loop.read("reports/pr/gate.json"))

@@ -23,7 +23,9 @@ from tests.stand_ins import actions_env
 pytestmark = pytest.mark.slow
 
 
-def test_a_readme_only_change_passes_on_identical_models(loop: Project) -> None:
+def test_a_readme_only_change_passes_on_identical_models_and_fails_against_an_unknown_base(
+    loop: Project,
+) -> None:
     branch(loop, "docs")
     (loop.path / "README.md").write_text("A note.\n")
     loop.commit("docs only")
@@ -36,11 +38,18 @@ def test_a_readme_only_change_passes_on_identical_models(loop: Project) -> None:
     assert rmse["delta"] == rmse["low"] == rmse["high"] == 0  # the very same model
     assert "both models on this branch's 60 test rows" in gate["basis_note"]
 
+    # The same reproduced branch, judged against a base git does not know: it fails closed.
+    unknown = loop.ratchet("gate", "--base", "no-such-branch", check=False)
+    assert unknown.returncode == 1
+    assert "unknown base revision 'no-such-branch'" in unknown.stdout
+    gate = json.loads(loop.read("reports/pr/gate.json"))
+    assert gate["verdict"] == "fail" and gate["basis"] == "none"
+
 
 def test_an_improved_model_passes(loop: Project) -> None:
     branch(loop, "better")
     set_train(loop, max_iter=150)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("more trees")
     result, gate = pr_check(loop, env={"RATCHET_TRACKING": ""})  # unset, as outside the tests
     assert result.returncode == 0, result.stdout
@@ -62,7 +71,7 @@ def test_a_weaker_model_fails_under_mains_thresholds_though_the_pr_loosens_them(
     params = loop.params
     params["gate"]["metrics"]["rmse"]["max_regression_pct"] = 1000
     loop.set_params(params)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("fewer trees, and a looser gate")
     result, gate = pr_check(loop)
     assert result.returncode != 0 and gate["thresholds_from"] == "base"
@@ -87,7 +96,7 @@ def test_a_model_that_hurts_one_slice_only_fails_on_that_slice(loop: Project) ->
     frame.loc[training, "price"] += 2.5
     loop.write_data(frame)
     loop.run("dvc", "add", "-q", "data")
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("a bad export of blue")
     result, gate = pr_check(loop)
     assert result.returncode != 0, result.stdout
@@ -104,7 +113,7 @@ def test_a_data_refresh_is_judged_on_the_new_window_for_both_models(loop: Projec
     new = regression_frame(rows=60, seed=9).assign(when=lambda f: f["when"] + 240)
     loop.write_data(pd.concat([regression_frame(), new], ignore_index=True))
     loop.run("dvc", "add", "-q", "data")
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("a month more data")
     _, gate = pr_check(loop)
     assert gate["basis"] == "paired" and gate["rows"] == 75  # the latest 25 % of 300 rows
@@ -123,7 +132,7 @@ def test_new_data_that_mains_model_refuses_is_judged_on_the_recorded_metrics(
     new = regression_frame(rows=60, seed=9).assign(when=lambda f: f["when"] + 240, colour="purple")
     loop.write_data(pd.concat([regression_frame(), new], ignore_index=True))
     loop.run("dvc", "add", "-q", "data")
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("a month more data, in a new colour")
     result, gate = pr_check(loop)
     assert "Traceback" not in result.stdout + result.stderr
@@ -141,7 +150,7 @@ def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_pa
     params["gate"] = {"metrics": {"accuracy": {"better": "higher", "max_regression": 0.05}}}
     loop.set_params(params)
     loop.run("dvc", "add", "-q", "data")
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("our own data")
     result, gate = pr_check(loop)
     assert result.returncode != 0
@@ -181,7 +190,7 @@ def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_pa
     loop.git("merge", "-q", "--ff-only", "own-data")
     branch(loop, "own-data-better")
     set_train(loop, max_iter=60)
-    loop.run("dvc", "repro", "-q")
+    loop.repro()
     loop.commit("more trees on our data")
     result, gate = pr_check(loop)
     accuracy = checks(gate)["accuracy"]

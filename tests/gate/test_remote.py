@@ -89,7 +89,7 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
     origin.write_data(regression_frame())
     origin.set_params(small_params(REGRESSION_DATA))
     origin.run("dvc", "add", "-q", "data", env=AWS)
-    origin.run("dvc", "repro", "-q", env=AWS)
+    origin.repro()
     origin.run("dvc", "push", "-q", env=AWS)  # data, split, schema and model, all in S3
     origin.commit("trained and pushed")
     lock = yaml.safe_load(origin.read("dvc.lock"))

@@ -45,7 +45,7 @@ def trained_project(tmp_path: Path) -> Project:
     )
     (project.path / ".gitignore").write_text("/mlruns/\n/reports/drift.*\n")
     project.run("dvc", "add", "-q", "data")
-    project.run("dvc", "repro", "-q")
+    project.repro()
     project.run("dvc", "push", "-q")
     project.commit("trained on the first window")
     project.run("git", "init", "-q", "--bare", str(tmp_path / "origin.git"))

@@ -85,7 +85,7 @@ def a_fork(path: Path) -> Project:
     project.write_data(regression_frame())
     project.set_params(small_params(REGRESSION_DATA))
     project.run("dvc", "add", "-q", "data")
-    project.run("dvc", "repro")
+    project.repro()
     project.commit("trained")
     return project
 
@@ -262,7 +262,7 @@ def test_the_smoke_test_fails_against_another_model(served: Served, tmp_path: Pa
     other = make_project(tmp_path / "other")
     other.write_data(regression_frame(seed=7))
     other.set_params(small_params(REGRESSION_DATA))
-    other.run("dvc", "repro")
+    other.repro()
     result = other.ratchet("smoke-test", served.url, "--timeout", "30", check=False)
     assert result.returncode == 1
     assert "error: the service runs model" in result.stderr
