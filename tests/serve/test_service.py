@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -305,7 +306,10 @@ def test_a_missing_model_is_a_clear_error(store: Path, tag: str) -> None:
 def no_traceback_one_line(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0
     assert "Traceback" not in result.stdout + result.stderr
-    [line] = [line for line in result.stderr.splitlines() if not line.startswith("make: ")]
+    # make's own "make: ***" line, or "make[1]: ***" under another make (as in `make test`)
+    [line] = [
+        line for line in result.stderr.splitlines() if not re.match(r"make(\[\d+\])?: ", line)
+    ]
     return line
 
 
