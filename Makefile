@@ -43,6 +43,12 @@ run: install ## the main job: pull the data, reproduce the pipeline, print metri
 	python -m ratchet summary --check || dvc repro --force --single-item evaluate
 	python -m ratchet summary
 
+# The suite starts hundreds of Python processes. Each compiles what it imports once and leaves
+# the bytecode in .venv for the next, also where the environment says not to: with
+# PYTHONDONTWRITEBYTECODE set (as some CI images and containers do) every process compiled
+# scikit-learn, pandas and DVC from source again, and a fresh clone's suite took twice as long.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+
 test: install ## the whole test suite, end-to-end tests included, in parallel
 	pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
