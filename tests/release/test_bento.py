@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime
 import hashlib
 import http.client
 import json
@@ -330,11 +331,23 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
         size=lambda f: f["size"] + 8, age=lambda f: f["age"] // 3
     )
     shifted.to_csv(served.project.path / "traffic.csv", index=False)
+    logged = served.project.path / "predictions"
+
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+    def shipped() -> int:
+        """The records served since `started` that reached the sink: not the fuzzer's, whose
+        last files may ship while this test waits."""
+        return sum(
+            json.loads(line)["time"] >= started
+            for file in logged.glob("*/*.jsonl")
+            for line in file.read_text().splitlines()
+        )
+
     sent = served.project.ratchet("replay", "traffic.csv", "--url", served.url, "--batch", "40")
     assert sent.stdout == f"replay: 240 records answered, 0 refused, by {served.url}\n"
-    logged = served.project.path / "predictions"
     deadline = time.monotonic() + 10
-    while sum(len(f.read_text().splitlines()) for f in logged.glob("*/*.jsonl")) < 240:
+    while shipped() < 240:
         assert time.monotonic() < deadline, "the prediction log did not catch up"
         time.sleep(0.2)
     line = json.loads(max(logged.glob("*/*.jsonl")).read_text().splitlines()[-1])
