@@ -196,8 +196,10 @@ def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False
 
 @functools.cache
 def dvc_skeleton() -> Path:
-    """What `dvc init` and `dvc remote add -d local ../remote` write in .dvc/, made once per test
-    process by DVC itself (each costs a DVC start-up); `make_project` copies it."""
+    """What `dvc init` and `dvc remote add -d local ../remote` write in .dvc/, with analytics off
+    as in the template's .dvc/config, made once per test process by DVC itself (each costs a DVC
+    start-up); `make_project` copies it. (With analytics on, each DVC command of a test would
+    start one more Python process to send its report.)"""
     folder = Path(tempfile.mkdtemp(prefix="dvc-skeleton-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     run = functools.partial(subprocess.run, cwd=folder / "project", check=True)
@@ -205,6 +207,7 @@ def dvc_skeleton() -> Path:
     run(["git", "init", "-q"])
     run([str(BIN / "dvc"), "init", "-q"])
     run([str(BIN / "dvc"), "remote", "add", "-q", "-d", "local", str(folder / "remote")])
+    run([str(BIN / "dvc"), "config", "-q", "core.analytics", "false"])
     return folder / "project" / ".dvc"
 
 
