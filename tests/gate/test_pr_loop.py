@@ -1,6 +1,6 @@
-"""The pull-request check end to end, on real branches: `make pr-check` retrains from scratch, holds
-the committed dvc.lock against the reproduction, then scores main's model and the branch's on the
-branch's test rows."""
+"""The pull-request check end to end, on real branches: `reproduce` retrains from scratch and holds
+the committed dvc.lock against the reproduction, then `gate` scores main's model and the branch's
+on the branch's test rows (the commands `make pr-check` runs; `pr_check` in conftest.py)."""
 
 from __future__ import annotations
 
