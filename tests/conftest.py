@@ -7,6 +7,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from unittest import mock
 
 import numpy as np
@@ -118,6 +119,32 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         return self.run(sys.executable, "-m", "ratchet", *args, check=check, env=env)
 
+    def here(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m ratchet ARGS` as `ratchet` runs it, but in this process: its exit code, and
+        what it and the programs it starts print. It saves a Python start-up and the imports this
+        process already holds; `ratchet` stays for the tests about the command as a process."""
+        from ratchet.__main__ import main
+
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with (
+            tempfile.TemporaryFile() as printed,
+            contextlib.chdir(self.path),
+            mock.patch.dict(
+                os.environ, {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+            ),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+            descriptors_to(printed),
+        ):
+            code = main(args)
+            printed.seek(0)
+            started = printed.read().decode(errors="replace")
+        return subprocess.CompletedProcess(
+            ["python", "-m", "ratchet", *args], code, stdout.getvalue() + started, stderr.getvalue()
+        )
+
     def git(self, *args: str) -> str:
         return self.run("git", *args).stdout.strip()
 
@@ -155,6 +182,23 @@ class Project:
             stages.train(load_params())
             stages.evaluate(load_params())
         self.run("dvc", "commit", "-q", "-f", "dvc.yaml")  # the stages, not data.dvc
+
+
+@contextlib.contextmanager
+def descriptors_to(file: IO[bytes]) -> Iterator[None]:
+    """Send what subprocesses print (on file descriptors 1 and 2) to `file`, then restore them."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in saved:
+            os.close(descriptor)
 
 
 def make_project(path: Path, *, demo_data: bool = False, with_make: bool = False) -> Project:

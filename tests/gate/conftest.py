@@ -3,24 +3,16 @@ like a first pull request, and the steps a pull request takes."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import io
 import json
-import os
 import shutil
 import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
-from unittest import mock
+from typing import Any
 
 import pytest
 
 from tests.conftest import (
-    BIN,
     REGRESSION_DATA,
     Project,
     make_project,
@@ -108,49 +100,19 @@ def set_train(project: Project, **hyperparameters: object) -> None:
 def pr_check(
     project: Project, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """What `make pr-check BASE=main` runs, `python -m ratchet reproduce` and then `gate`, as
-    those commands in this process: `dvc repro` still runs each stage in its own process as in
-    CI, and the gate reuses the imports this process holds (a Python start-up and a scikit-learn
-    import less a check). The recipe itself runs as `make pr-check` in the tests that call
-    `make`. Returns the gate's exit code and what the check printed, the stages' output too."""
-    from ratchet.__main__ import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with (
-        tempfile.TemporaryFile() as printed,
-        contextlib.chdir(project.path),
-        mock.patch.dict(
-            os.environ, {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-        ),
-        contextlib.redirect_stdout(stdout),
-        contextlib.redirect_stderr(stderr),
-        descriptors_to(printed),
-    ):
-        main(["reproduce"])  # the gate fails on what it found, with a report
-        code = main(["gate", "--base", "main"])
-        printed.seek(0)
-        output = printed.read().decode(errors="replace")
+    """What `make pr-check BASE=main` runs, `python -m ratchet reproduce` and then `gate`, each
+    in this process (`Project.here`): `dvc repro` still runs each stage in its own process, as in
+    CI. The recipe itself runs as `make pr-check` in the tests that call `make`. Returns the
+    gate's exit code and what the check printed, the stages' output too."""
+    reproduced = project.here("reproduce", env=env)  # the gate fails on what it found
+    gate = project.here("gate", "--base", "main", env=env)
     result = subprocess.CompletedProcess(
-        ["make", "pr-check", "BASE=main"], code, stdout.getvalue() + output, stderr.getvalue()
+        ["make", "pr-check", "BASE=main"],
+        gate.returncode,
+        reproduced.stdout + gate.stdout,
+        reproduced.stderr + gate.stderr,
     )
     return result, json.loads(project.read("reports/pr/gate.json"))
-
-
-@contextlib.contextmanager
-def descriptors_to(file: IO[bytes]) -> Iterator[None]:
-    """Send what subprocesses print (on file descriptors 1 and 2) to `file`, then restore them."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(file.fileno(), 1)
-        os.dup2(file.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for descriptor in saved:
-            os.close(descriptor)
 
 
 def checks(gate: dict[str, Any]) -> dict[str, dict[str, Any]]:

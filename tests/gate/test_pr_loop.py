@@ -39,7 +39,7 @@ def test_a_readme_only_change_passes_on_identical_models_and_fails_against_an_un
     assert "both models on this branch's 60 test rows" in gate["basis_note"]
 
     # The same reproduced branch, judged against a base git does not know: it fails closed.
-    unknown = loop.ratchet("gate", "--base", "no-such-branch", check=False)
+    unknown = loop.here("gate", "--base", "no-such-branch")
     assert unknown.returncode == 1
     assert "unknown base revision 'no-such-branch'" in unknown.stdout
     gate = json.loads(loop.read("reports/pr/gate.json"))
@@ -165,9 +165,7 @@ def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_pa
     pull_request["labels"] = [{"name": "documentation"}, {"name": "baseline-reset"}]
     # a push after the label: the label is still on, but it approved another commit
     pushed = {"action": "synchronize", "pull_request": pull_request}
-    later = loop.ratchet(
-        "gate", "--base", "main", env=actions_env(tmp_path / "a", pushed), check=False
-    )
+    later = loop.here("gate", "--base", "main", env=actions_env(tmp_path / "a", pushed))
     assert later.returncode == 1 and "gate: FAIL against main" in later.stdout
     assert "was given before the latest push, so it approves nothing here" in later.stdout
 
@@ -176,7 +174,8 @@ def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_pa
         "label": {"name": "baseline-reset"},
         "pull_request": pull_request,
     }
-    reset = loop.ratchet("gate", "--base", "main", env=actions_env(tmp_path / "b", labelled))
+    reset = loop.here("gate", "--base", "main", env=actions_env(tmp_path / "b", labelled))
+    assert reset.returncode == 0, reset.stdout + reset.stderr
     assert "gate: BASELINE RESET against main" in reset.stdout
     assert "baseline reset approved because the task changed from regression to classification" in (
         reset.stdout

@@ -356,7 +356,7 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
     params = served.project.params
     params["monitor"] = {"window_rows": 240, "min_rows": 200}  # these, not the fuzzer's records
     served.project.set_params(params)
-    result = served.project.ratchet("monitor", check=False)
+    result = served.project.here("monitor")
     assert result.returncode == 3, result.stdout + result.stderr  # drift
     summary = json.loads(served.project.read("reports/drift.json"))
     assert summary["current"]["path"] == "predictions"

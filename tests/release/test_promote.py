@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from tests.conftest import REGRESSION_DATA, regression_frame, train_workspace
+from tests.conftest import REGRESSION_DATA, Project, regression_frame, train_workspace
 from tests.servers import mlflow_server as run_mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -47,12 +46,9 @@ def trained_and_logged(workspace: Path, estimator: str) -> str:
 
 
 def promote(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ratchet", "promote", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-    )
+    """`python -m ratchet promote ARGS` in `workspace`, in this process (the last test runs the
+    command in its own)."""
+    return Project(workspace).here("promote", *args)
 
 
 def registry(url: str) -> dict[str, object]:
@@ -105,7 +101,7 @@ def test_a_model_no_run_logged_is_not_promoted(
     mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    result = promote(tmp_path, "--model-sha256", "0" * 64)
+    result = Project(tmp_path).ratchet("promote", "--model-sha256", "0" * 64, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith(
         f"error: no MLflow run in {mlflow_server} logged the model with sha256 000000000000: "
