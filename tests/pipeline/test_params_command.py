@@ -2,21 +2,18 @@
 column the data lacks, an estimator or hyperparameter the recipe does not know; it names the
 field, suggests the fix, and says when the data is not here to check.
 
-Each refusal is checked in this process (the command is the same function either way); the
-command itself runs as a user runs it in the last test."""
+Each refusal is checked in this process (`Project.here`); the command itself runs as a user runs
+it in the last test."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ratchet.__main__ import main
 from tests.conftest import REGRESSION_DATA, Project, regression_frame, small_params
 
 
@@ -51,22 +48,17 @@ def changed(section: str, **values: Any) -> Callable[[dict[str, Any]], None]:
     ids=["target", "feature", "time-column", "hyperparameter", "estimator"],
 )
 def test_params_names_the_field_at_fault_and_suggests_the_fix(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    change: Callable[[dict[str, Any]], None],
-    said: str,
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], said: str
 ) -> None:
     params = small_params(REGRESSION_DATA)
     change(params)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (tmp_path / "data").mkdir()
-    regression_frame().to_csv(tmp_path / "data/table.csv", index=False)
-    with contextlib.chdir(tmp_path):
-        code = main(["params"])
-    out, err = capsys.readouterr()
-    assert code == 1 and out == ""
-    assert err.startswith("error: ") and said in err
-    assert err.count("\n") == 1
+    folder = Project(tmp_path)  # params.yaml and the data are all the command reads
+    folder.set_params(params)
+    folder.write_data(regression_frame())
+    result = folder.here("params")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and said in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_params_checks_the_data_when_it_is_here_and_says_when_it_is_not(project: Project) -> None:

@@ -332,7 +332,6 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
     )
     shifted.to_csv(served.project.path / "traffic.csv", index=False)
     logged = served.project.path / "predictions"
-
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
     def shipped() -> int:
