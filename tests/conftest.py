@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -169,19 +170,43 @@ class Project:
         return (self.path / relative).read_text()
 
     def repro(self) -> None:
-        """Leave what `dvc repro` leaves, for a test about what comes after it: the stages run in
-        this process (no Python start-up and scikit-learn import for each), log no MLflow run,
-        then `dvc commit` records them in dvc.lock and the cache as `dvc repro` would. The tests
-        of `dvc repro` itself, and every check a test runs (`python -m ratchet reproduce`), run
-        the real `dvc repro`."""
-        from ratchet.core.settings import load_params
-        from ratchet.pipeline import stages
+        """Leave what `dvc repro` leaves, for a test about what comes after it: `stages_here`,
+        logging no MLflow run."""
+        with contextlib.chdir(self.path):
+            stages_here(tracking="off")
 
-        with contextlib.chdir(self.path), mock.patch.dict(os.environ, {"RATCHET_TRACKING": "off"}):
-            stages.prepare(load_params())
-            stages.train(load_params())
-            stages.evaluate(load_params())
-        self.run("dvc", "commit", "-q", "-f", "dvc.yaml")  # the stages, not data.dvc
+
+def stages_here(tracking: str) -> None:
+    """What `dvc repro --force` does in this folder, with the stages in this process: no Python
+    start-up and scikit-learn import for each. Each stage's command in dvc.yaml, `python -m
+    ratchet.pipeline STAGE`, runs in dvc.yaml's order with RATCHET_TRACKING=`tracking`; then `dvc
+    commit` records the outputs in dvc.lock and the cache as `dvc repro` does. A stage that fails
+    fails it as `dvc repro` would; a stage with another command fails the test, which then needs
+    the real `dvc repro`. The tests of `dvc repro` itself, and of the check as a command, run it.
+
+    It stands in for `rerun_stages` in the PR check (`pr_check` in tests/gate/conftest.py)."""
+    from ratchet.core.cli import build_parser, run
+    from ratchet.core.errors import RatchetError
+    from ratchet.core.process import failure
+    from ratchet.core.process import run as run_program
+    from ratchet.pipeline.cli import register
+
+    stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
+    with mock.patch.dict(os.environ, {"RATCHET_TRACKING": tracking}):
+        for name, stage in stages.items():
+            command = f"python -m ratchet.pipeline {name}"
+            assert stage["cmd"] == command, f"stage {name} runs {stage['cmd']!r}: use dvc repro"
+            parser = build_parser([register], "python -m ratchet.pipeline", "")
+            try:
+                code = run(parser, [name])
+            except Exception:  # what a stage process would print before it exits 1
+                traceback.print_exc()
+                code = 1
+            if code != 0:
+                dvc_repro = [sys.executable, "-m", "dvc", "repro", "--force"]
+                unseen = subprocess.CompletedProcess(dvc_repro, code, None, None)
+                raise RatchetError(failure(dvc_repro, unseen))
+    run_program([str(BIN / "dvc"), "commit", "-q", "-f", "dvc.yaml"])  # the stages, not data.dvc
 
 
 @contextlib.contextmanager

@@ -9,15 +9,18 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from ratchet.pipeline import reproduction
 from tests.conftest import (
     REGRESSION_DATA,
     Project,
     make_project,
     regression_frame,
     small_params,
+    stages_here,
 )
 
 # main's rules: generous on the whole, stricter per colour, so that one slice can fail alone.
@@ -98,16 +101,18 @@ def set_train(project: Project, **hyperparameters: object) -> None:
 
 
 def pr_check(
-    project: Project, env: dict[str, str] | None = None
+    project: Project, env: dict[str, str] | None = None, base: str = "main"
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """What `make pr-check BASE=main` runs, `python -m ratchet reproduce` and then `gate`, each
-    in this process (`Project.here`): `dvc repro` still runs each stage in its own process, as in
-    CI. The recipe itself runs as `make pr-check` in the tests that call `make`. Returns the
-    gate's exit code and what the check printed, the stages' output too."""
-    reproduced = project.here("reproduce", env=env)  # the gate fails on what it found
-    gate = project.here("gate", "--base", "main", env=env)
+    """What `make pr-check BASE=base` runs, `python -m ratchet reproduce` and then `gate`, each
+    in this process (`Project.here`), and with the stages in it too (`stages_here` for `dvc repro
+    --force`). The check runs as `make pr-check`, its stages under the real `dvc repro`, where
+    `main_with_a_model` trains the first model. Returns the gate's exit code and what the check
+    printed."""
+    with mock.patch.object(reproduction, "rerun_stages", stages_here):
+        reproduced = project.here("reproduce", env=env)  # the gate fails on what it found
+    gate = project.here("gate", "--base", base, env=env)
     result = subprocess.CompletedProcess(
-        ["make", "pr-check", "BASE=main"],
+        ["make", "pr-check", f"BASE={base}"],
         gate.returncode,
         reproduced.stdout + gate.stdout,
         reproduced.stderr + gate.stderr,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import Project, regression_frame
-from tests.gate.conftest import branch, checks, make, pr_check, set_train
+from tests.gate.conftest import branch, checks, pr_check, set_train
 from tests.stand_ins import actions_env
 
 pytestmark = pytest.mark.slow
@@ -52,8 +52,7 @@ def test_deleting_the_metrics_fails_and_a_base_without_them_is_no_bootstrap(
     set_train(loop, max_iter=3)
     loop.repro()
     loop.commit("fewer trees")
-    result = make(loop, "pr-check", "BASE=no-metrics", check=False)
-    gate = json.loads(loop.read("reports/pr/gate.json"))
+    result, gate = pr_check(loop, base="no-metrics")
     assert "BOOTSTRAP" not in result.stdout
     assert gate["basis"] == "paired" and not checks(gate)["rmse"]["passed"]
 
@@ -129,8 +128,7 @@ def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
         "pull_request": {"number": 8, "head": {"sha": "b" * 40}, "labels": []},
     }
     env = actions_env(tmp_path / "runner", labelled)
-    result = make(loop, "pr-check", "BASE=main", check=False, env=env)
-    gate = json.loads(loop.read("reports/pr/gate.json"))
+    result, gate = pr_check(loop, env=env)
     assert result.returncode != 0 and gate["verdict"] == "fail"
     assert "the label `baseline-reset` was refused: this pull request changes neither" in (
         result.stdout
@@ -148,8 +146,7 @@ def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
     loop.run("dvc", "add", "-q", "data")
     loop.repro()
     loop.commit("other data, a lower floor")
-    result = make(loop, "pr-check", "BASE=main", check=False, env=env)
-    gate = json.loads(loop.read("reports/pr/gate.json"))
+    result, gate = pr_check(loop, env=env)
     assert "baseline reset approved because the data changed" in result.stdout
     assert gate["verdict"] == "fail" and gate["thresholds_from"] == "base"
     (reason,) = checks(gate)["r2"]["reasons"]

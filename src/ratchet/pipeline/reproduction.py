@@ -149,6 +149,15 @@ def _run(command: list[str], **env: str) -> None:
     run(command, env={**this_python_first(), **env}, show=True)
 
 
+def rerun_stages(tracking: str) -> None:
+    """Run every stage again, whatever dvc.lock records (`dvc repro --force`: no cache or remote
+    stands in for a stage), with RATCHET_TRACKING set to `tracking`.
+
+    The tests' one seam in the check: a test of the judgement rather than of DVC puts the same
+    stage commands, run in its own process, in this one's place (tests/conftest.py)."""
+    _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking)
+
+
 def tracking() -> str:
     """RATCHET_TRACKING for the reproduction's evaluate stage: log the run to MLflow only where it
     outlives the reproduction, a server that MLFLOW_TRACKING_URI names (a CI runner's local store
@@ -217,7 +226,7 @@ def reproduce() -> Reproduction:
     try:
         _run([sys.executable, "-m", "dvc", "pull", "--quiet", str(DATA_DVC_FILE)])
         verify_tracked(DATA_DVC_FILE)
-        _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking())
+        rerun_stages(tracking())
     except RatchetError as exc:
         result = Reproduction(verdict="failed", error=str(exc))
     else:
