@@ -146,6 +146,12 @@ class Project:
             ["python", "-m", "ratchet", *args], code, stdout.getvalue() + started, stderr.getvalue()
         )
 
+    def dvc(self, *args: str) -> None:
+        """`dvc ARGS` for a test's bookkeeping (add, checkout, commit, push), in this process:
+        `dvc_here` in the project. A test about DVC, or about what it prints, runs `dvc`."""
+        with contextlib.chdir(self.path):
+            dvc_here(*args)
+
     def git(self, *args: str) -> str:
         return self.run("git", *args).stdout.strip()
 
@@ -188,7 +194,6 @@ def stages_here(tracking: str) -> None:
     from ratchet.core.cli import build_parser, run
     from ratchet.core.errors import RatchetError
     from ratchet.core.process import failure
-    from ratchet.core.process import run as run_program
     from ratchet.pipeline.cli import register
 
     stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
@@ -206,7 +211,22 @@ def stages_here(tracking: str) -> None:
                 dvc_repro = [sys.executable, "-m", "dvc", "repro", "--force"]
                 unseen = subprocess.CompletedProcess(dvc_repro, code, None, None)
                 raise RatchetError(failure(dvc_repro, unseen))
-    run_program([str(BIN / "dvc"), "commit", "-q", "-f", "dvc.yaml"])  # the stages, not data.dvc
+    dvc_here("commit", "-q", "-f", "dvc.yaml")  # the stages, not data.dvc
+
+
+def dvc_here(*args: str) -> None:
+    """`dvc ARGS` in this folder through DVC's CLI entry point in this process, as DVC's own tests
+    call it: no Python start-up and DVC import for each. DVC logs what went wrong where its
+    logging goes (the test's captured output), and never starts its analytics daemon here (a fork
+    of the test process)."""
+    from dvc.cli import main
+
+    from ratchet.core.errors import RatchetError
+
+    with mock.patch.dict(os.environ, {"DVC_NO_ANALYTICS": "1"}):
+        code = main(list(args))
+    if code != 0:
+        raise RatchetError(f"`dvc {' '.join(args)}` failed (exit {code}): see DVC's log")
 
 
 @contextlib.contextmanager
@@ -328,7 +348,7 @@ def project(tmp_path: Path) -> Project:
     project = make_project(tmp_path / "project")
     project.write_data(regression_frame())
     project.set_params(small_params(REGRESSION_DATA))
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     project.commit("small regression project")
     return project
 

@@ -49,7 +49,7 @@ def loop(main_with_a_model: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     shutil.copytree(main_with_a_model, folder, symlinks=True, dirs_exist_ok=True)
     project = Project(folder / "project")
     # in .dvc/config.local (git ignores it), so that checking out main keeps this module's remote
-    project.run("dvc", "remote", "modify", "--local", "-q", "local", "url", str(folder / "remote"))
+    project.dvc("remote", "modify", "--local", "-q", "local", "url", str(folder / "remote"))
     return project
 
 
@@ -75,7 +75,7 @@ def build_main_with_a_model(folder: Path) -> Path:
     (project.path / ".gitignore").write_text("/reports/pr/\n/mlruns/\n")
     project.write_data(regression_frame())
     project.set_params({**small_params(REGRESSION_DATA), "gate": RULES})
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     project.commit("project without a model")
     project.git("checkout", "-q", "-b", "first-model")
     project.repro()
@@ -90,7 +90,7 @@ def build_main_with_a_model(folder: Path) -> Path:
 def branch(project: Project, name: str) -> None:
     project.git("checkout", "-q", "-f", "main")
     project.git("clean", "-qfd", "-e", ".venv")
-    project.run("dvc", "checkout", "-q", "--force")
+    project.dvc("checkout", "-q", "--force")
     project.git("checkout", "-q", "-b", name)
 
 

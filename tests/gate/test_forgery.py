@@ -66,7 +66,7 @@ def test_a_lock_pointed_at_another_model_in_the_remote_fails_and_that_model_is_n
     branch(loop, "other-model")
     set_train(loop, max_iter=5)
     loop.repro()
-    loop.run("dvc", "push", "-q")  # the other model now sits in the remote and the cache
+    loop.dvc("push", "-q")  # the other model now sits in the remote and the cache
     other = lock_entry(loop, "artifacts/model.joblib")
     branch(loop, "pointed")
     set_lock_entry(loop, "artifacts/model.joblib", md5=other["md5"], size=other["size"])

@@ -67,7 +67,7 @@ def data_object(project: Project, remote: Path) -> Path:
 
 def test_poisoned_data_under_the_recorded_md5_fails_by_name(loop: Project) -> None:
     branch(loop, "poisoned-config")
-    loop.run("dvc", "push", "-q", "data.dvc")
+    loop.dvc("push", "-q", "data.dvc")
     remote = loop.path.parent / "remote"
     copy = loop.path.parent / "poisoned-remote"
     shutil.rmtree(copy, ignore_errors=True)
@@ -112,7 +112,7 @@ def test_poisoned_data_under_the_recorded_md5_fails_by_name(loop: Project) -> No
     shutil.rmtree(cache)  # the good objects back, for the next tests
     saved.rename(cache)
     shutil.rmtree(loop.path / "data")  # DVC took the pulled, poisoned file for the good one
-    loop.run("dvc", "checkout", "-q", "--force")
+    loop.dvc("checkout", "-q", "--force")
 
 
 def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
@@ -143,7 +143,7 @@ def test_a_baseline_reset_is_refused_without_grounds_and_the_bases_floors_hold(
     params = loop.params
     params["gate"]["metrics"]["r2"]["min"] = -10.0
     loop.set_params(params)
-    loop.run("dvc", "add", "-q", "data")
+    loop.dvc("add", "-q", "data")
     loop.repro()
     loop.commit("other data, a lower floor")
     result, gate = pr_check(loop, env=env)
@@ -180,4 +180,4 @@ def test_committed_stand_ins_and_a_failed_pull_never_pass(loop: Project) -> None
     report = loop.read("reports/pr/report.md")
     assert report.startswith("## ❌ Metrics gate failed") and "passed" not in report.splitlines()[0]
     loop.git("checkout", "-q", "-f", "main")
-    loop.run("dvc", "checkout", "-q", "--force")
+    loop.dvc("checkout", "-q", "--force")
