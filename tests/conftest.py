@@ -8,12 +8,14 @@ import copy
 import functools
 import hashlib
 import io
+import multiprocessing
+import multiprocessing.context
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -183,35 +185,77 @@ class Project:
 
 
 def stages_here(tracking: str) -> None:
-    """What `dvc repro --force` does in this folder, with the stages in this process: no Python
-    start-up and scikit-learn import for each. Each stage's command in dvc.yaml, `python -m
-    ratchet.pipeline STAGE`, runs in dvc.yaml's order with RATCHET_TRACKING=`tracking`; then `dvc
-    commit` records the outputs in dvc.lock and the cache as `dvc repro` does. A stage that fails
-    fails it as `dvc repro` would; a stage with another command fails the test, which then needs
-    the real `dvc repro`. The tests of `dvc repro` itself, and of the check as a command, run it.
+    """What `dvc repro --force` does in this folder, without a Python start-up and a scikit-learn
+    import for each stage. Each stage's command in dvc.yaml, `python -m ratchet.pipeline STAGE`,
+    runs in dvc.yaml's order in a process forked from `stage_server` with RATCHET_TRACKING=
+    `tracking`; then `dvc commit` records the outputs in dvc.lock and the cache as `dvc repro`
+    does. A stage that fails fails it as `dvc repro` would; a stage with another command fails the
+    test, which then needs the real `dvc repro`. The tests of `dvc repro` itself, and of the check
+    as a command, run it.
 
     It stands in for `rerun_stages` in the PR check (`pr_check` in tests/gate/conftest.py)."""
-    from ratchet.core.cli import build_parser, run
     from ratchet.core.errors import RatchetError
     from ratchet.core.process import failure
-    from ratchet.pipeline.cli import register
 
     stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
-    with mock.patch.dict(os.environ, {"RATCHET_TRACKING": tracking}):
-        for name, stage in stages.items():
-            command = f"python -m ratchet.pipeline {name}"
-            assert stage["cmd"] == command, f"stage {name} runs {stage['cmd']!r}: use dvc repro"
-            parser = build_parser([register], "python -m ratchet.pipeline", "")
-            try:
-                code = run(parser, [name])
-            except Exception:  # what a stage process would print before it exits 1
-                traceback.print_exc()
-                code = 1
-            if code != 0:
-                dvc_repro = [sys.executable, "-m", "dvc", "repro", "--force"]
-                unseen = subprocess.CompletedProcess(dvc_repro, code, None, None)
-                raise RatchetError(failure(dvc_repro, unseen))
+    for name, stage in stages.items():
+        command = f"python -m ratchet.pipeline {name}"
+        assert stage["cmd"] == command, f"stage {name} runs {stage['cmd']!r}: use dvc repro"
+        code = forked_python_m("ratchet.pipeline", name, env={"RATCHET_TRACKING": tracking})
+        if code != 0:
+            dvc_repro = [sys.executable, "-m", "dvc", "repro", "--force"]
+            unseen = subprocess.CompletedProcess(dvc_repro, code, None, None)
+            raise RatchetError(failure(dvc_repro, unseen))
     dvc_here("commit", "-q", "-f", "dvc.yaml")  # the stages, not data.dvc
+
+
+# What a stage imports, loaded once by the server that each stage is forked from.
+STAGE_MODULES = [
+    "ratchet.pipeline.cli",
+    "ratchet.pipeline.stages",
+    "ratchet.pipeline.tracking",
+    "ratchet.recipe",
+    "tests.conftest",  # python_m
+]
+
+
+@functools.cache
+def stage_server() -> multiprocessing.context.ForkServerContext:
+    """A process that has imported what the stages import and runs nothing: a stage forked from it
+    starts where a fresh `python -m ratchet.pipeline` would, whatever this test process ran before.
+    (Trained in this process after other tests, the same model once pickled to other bytes: equal
+    strings shared differently, so its md5 was not the one `dvc repro` gives.)"""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(STAGE_MODULES)
+    return context
+
+
+def forked_python_m(module: str, *args: str, env: dict[str, str]) -> int:
+    """`python -m MODULE ARGS` in a process forked from `stage_server`, in this folder, with this
+    process's environment and `env`; what it prints goes where this process's output goes now.
+    Returns its exit code."""
+    with tempfile.NamedTemporaryFile() as printed:
+        process = stage_server().Process(
+            target=python_m,
+            args=(module, list(args), str(Path.cwd()), {**os.environ, **env}, printed.name),
+        )
+        process.start()
+        process.join()
+        sys.stdout.write(Path(printed.name).read_text(errors="replace"))
+    assert process.exitcode is not None
+    return process.exitcode
+
+
+def python_m(module: str, args: list[str], cwd: str, env: dict[str, str], printed: str) -> None:
+    """In a forked process: run MODULE as `python -m` would, printing to the file `printed`."""
+    descriptor = os.open(printed, os.O_WRONLY | os.O_APPEND)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 def dvc_here(*args: str) -> None:
@@ -351,13 +395,6 @@ def project(tmp_path: Path) -> Project:
     project.dvc("add", "-q", "data")
     project.commit("small regression project")
     return project
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first: `--dist loadfile` hands files to the workers in this order, so
-    that the long ones start early and the many short ones even out the end."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)  # stable: in file order otherwise
 
 
 @pytest.fixture(autouse=True, scope="session")
