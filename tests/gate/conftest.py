@@ -104,8 +104,8 @@ def pr_check(
     project: Project, env: dict[str, str] | None = None, base: str = "main"
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """What `make pr-check BASE=base` runs, `python -m ratchet reproduce` and then `gate`, each
-    in this process (`Project.here`), and with the stages in it too (`stages_here` for `dvc repro
-    --force`). The check runs as `make pr-check`, its stages under the real `dvc repro`, where
+    in this process (`Project.here`), with `stages_here` in place of the check's `dvc repro
+    --force`. The check runs as `make pr-check`, its stages under the real `dvc repro`, where
     `main_with_a_model` trains the first model. Returns the gate's exit code and what the check
     printed."""
     with mock.patch.object(reproduction, "rerun_stages", stages_here):
