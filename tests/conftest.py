@@ -248,14 +248,12 @@ def forked_python_m(module: str, *args: str, env: dict[str, str]) -> int:
 
 def python_m(module: str, args: list[str], cwd: str, env: dict[str, str], printed: str) -> None:
     """In a forked process: run MODULE as `python -m` would, printing to the file `printed`."""
-    descriptor = os.open(printed, os.O_WRONLY | os.O_APPEND)
-    os.dup2(descriptor, 1)
-    os.dup2(descriptor, 2)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    with Path(printed).open("ab") as file, descriptors_to(file):
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 def dvc_here(*args: str) -> None:
@@ -284,6 +282,8 @@ def descriptors_to(file: IO[bytes]) -> Iterator[None]:
         os.dup2(file.fileno(), 2)
         yield
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for descriptor in saved:

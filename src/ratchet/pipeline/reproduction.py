@@ -154,7 +154,8 @@ def rerun_stages(tracking: str) -> None:
     stands in for a stage), with RATCHET_TRACKING set to `tracking`.
 
     The tests' one seam in the check: a test of the judgement rather than of DVC puts the same
-    stage commands, run in its own process, in this one's place (tests/conftest.py)."""
+    stage commands in this one's place, forked from a process that has imported them
+    (`stages_here` in tests/conftest.py)."""
     _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking)
 
 
