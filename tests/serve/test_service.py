@@ -258,6 +258,36 @@ def test_any_column_names_and_types_make_a_contract() -> None:
     assert json.loads(response.model_dump_json())["probabilities"] == [{"0": 0.2, "1": 0.8}]
 
 
+def test_records_become_columns_of_the_schema_types() -> None:
+    """Each column gets its schema's type, whatever JSON number a client sent; a column with a
+    null is left to pandas, as the model was trained on it."""
+    schema = DataSchema(
+        task="regression",
+        target="y",
+        features=[
+            Feature(name="size", kind="numeric", dtype="number", nulls="impute"),
+            Feature(name="age", kind="numeric", dtype="integer"),
+            Feature(name="new", kind="numeric", dtype="boolean"),
+            Feature(name="colour", kind="categorical", dtype="string", categories=["blue"]),
+        ],
+    )
+    contract = contracts.build_contract(schema, "abc")
+    body = {"records": [{"size": 3, "age": 4, "new": True, "colour": "blue"}]}
+    records = contract.request.model_validate(body).records  # type: ignore[attr-defined]
+    frame = scoring.records_frame(contract, records)
+    assert frame.dtypes.astype(str).to_dict() == {
+        "size": "float64",
+        "age": "int64",
+        "new": "bool",
+        "colour": "object",
+    }
+    assert frame.to_dict("records") == body["records"]
+    body["records"].append({**body["records"][0], "size": None})
+    records = contract.request.model_validate(body).records  # type: ignore[attr-defined]
+    frame = scoring.records_frame(contract, records)
+    assert frame["size"].dtype == "float64" and frame["size"].isna().tolist() == [False, True]
+
+
 def test_import_model_is_idempotent_and_records_lineage(regression: Served) -> None:
     import bentoml
 

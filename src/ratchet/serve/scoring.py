@@ -27,14 +27,26 @@ class Unscorable(ValueError):
     """Records that pass the schema but that the model cannot score (e.g. 1e300 for a size)."""
 
 
+# The column types the records arrive in: pydantic has checked each value strictly.
+DTYPES = {"integer": "int64", "number": "float64", "boolean": "bool", "string": "object"}
+
+
 def records_frame(contract: Contract, records: list[BaseModel]) -> pd.DataFrame:
-    """The records as the DataFrame the model was trained on (columns in schema order)."""
+    """The records as the DataFrame the model was trained on (columns in schema order).
+
+    Each column is built with its schema type, so that pandas need not guess it (for one record,
+    guessing took two thirds of the time); a column with an empty value is left to pandas.
+    """
+    import numpy as np
     import pandas as pd
 
-    names = zip(contract.schema.feature_names, contract.record.model_fields, strict=True)
-    return pd.DataFrame(
-        {name: [getattr(record, field) for record in records] for name, field in names}
-    )
+    columns: dict[str, Any] = {}
+    for feature, field in zip(contract.schema.features, contract.record.model_fields, strict=True):
+        values = [getattr(record, field) for record in records]
+        columns[feature.name] = (
+            values if None in values else np.array(values, dtype=DTYPES[feature.dtype])
+        )
+    return pd.DataFrame(columns, copy=False)
 
 
 def ranges(schema: DataSchema) -> str:
