@@ -177,11 +177,11 @@ class Project:
     def read(self, relative: str) -> str:
         return (self.path / relative).read_text()
 
-    def repro(self) -> None:
+    def repro(self, tracking: str = "off") -> None:
         """Leave what `dvc repro` leaves, for a test about what comes after it: `stages_here`,
-        logging no MLflow run."""
+        logging no MLflow run unless `tracking` is "on"."""
         with contextlib.chdir(self.path):
-            stages_here(tracking="off")
+            stages_here(tracking=tracking)
 
 
 def stages_here(tracking: str) -> None:

@@ -100,6 +100,15 @@ def set_train(project: Project, **hyperparameters: object) -> None:
     project.set_params(params)
 
 
+def reproduce_here(
+    project: Project, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ratchet reproduce` in this process (`Project.here`), with `stages_here` in place
+    of its `dvc repro --force`; its `dvc pull` runs as it does in the check."""
+    with mock.patch.object(reproduction, "rerun_stages", stages_here):
+        return project.here("reproduce", env=env)
+
+
 def pr_check(
     project: Project, env: dict[str, str] | None = None, base: str = "main"
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -108,8 +117,7 @@ def pr_check(
     --force`. The check runs as `make pr-check`, its stages under the real `dvc repro`, where
     `main_with_a_model` trains the first model. Returns the gate's exit code and what the check
     printed."""
-    with mock.patch.object(reproduction, "rerun_stages", stages_here):
-        reproduced = project.here("reproduce", env=env)  # the gate fails on what it found
+    reproduced = reproduce_here(project, env)  # the gate fails on what it found
     gate = project.here("gate", "--base", base, env=env)
     result = subprocess.CompletedProcess(
         ["make", "pr-check", f"BASE={base}"],

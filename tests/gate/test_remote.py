@@ -21,6 +21,7 @@ from tests.conftest import (
     regression_frame,
     small_params,
 )
+from tests.gate.conftest import reproduce_here
 from tests.servers import serving
 
 pytestmark = pytest.mark.slow
@@ -60,8 +61,8 @@ def aws_arguments() -> dict[str, str]:
 
 
 def use_remote(project: Project, url: str) -> None:
-    project.run("dvc", "remote", "add", "-f", "-d", "s3", f"s3://{BUCKET}/ratchet")
-    project.run("dvc", "remote", "modify", "--local", "s3", "endpointurl", url)
+    project.dvc("remote", "add", "-f", "-d", "s3", f"s3://{BUCKET}/ratchet")
+    project.dvc("remote", "modify", "--local", "s3", "endpointurl", url)
 
 
 def share_models(project: Project) -> None:
@@ -88,7 +89,7 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
     share_models(origin)
     origin.write_data(regression_frame())
     origin.set_params(small_params(REGRESSION_DATA))
-    origin.run("dvc", "add", "-q", "data", env=AWS)
+    origin.dvc("add", "-q", "data")
     origin.repro()
     origin.run("dvc", "push", "-q", env=AWS)  # data, split, schema and model, all in S3
     origin.commit("trained and pushed")
@@ -107,10 +108,11 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
     clone = Project(tmp_path / "clone")
     origin.run("git", "clone", "-q", str(origin.path), str(clone.path))
     (clone.path / ".venv").symlink_to(ROOT / ".venv")
-    clone.run("dvc", "remote", "modify", "--local", "s3", "endpointurl", s3)
+    clone.dvc("remote", "modify", "--local", "s3", "endpointurl", s3)
     moto(s3, "start-recording")
-    clone.ratchet("reproduce", env=AWS)
+    reproduced = reproduce_here(clone, env=AWS)
     moto(s3, "stop-recording")
+    assert reproduced.returncode == 0, reproduced.stderr
 
     requests = [json.loads(line) for line in moto(s3, "download-recording").splitlines() if line]
     fetched = {

@@ -1,7 +1,8 @@
 """Monitoring and retraining end to end in temporary git + DVC repositories.
 
-Everything runs for real (dvc repro, dvc push, git branches, a push to a bare origin); the pull
-request is opened through the fake GitHub API on loopback.
+Everything runs for real (the stages, DVC, git branches, a push to a bare origin), the stages and
+DVC's commands in this process (`Project.repro`, `Project.dvc`); the pull request is opened
+through the fake GitHub API on loopback.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ def trained_project(tmp_path: Path) -> Project:
         {**small_params(REGRESSION_DATA), "monitor": {"current": "data/current.csv"}}
     )
     (project.path / ".gitignore").write_text("/mlruns/\n/reports/drift.*\n")
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     project.repro()
-    project.run("dvc", "push", "-q")
+    project.dvc("push", "-q")
     project.commit("trained on the first window")
     project.run("git", "init", "-q", "--bare", str(tmp_path / "origin.git"))
     project.git("remote", "add", "origin", str(tmp_path / "origin.git"))
@@ -56,10 +57,10 @@ def trained_project(tmp_path: Path) -> Project:
 
 def retrain(project: Project) -> None:
     """What `make retrain` runs."""
-    project.ratchet("refresh-data")
-    project.run("dvc", "add", "-q", "data")
-    project.run("dvc", "repro", "-q")
-    project.run("dvc", "push", "-q")
+    assert project.here("refresh-data").returncode == 0
+    project.dvc("add", "-q", "data")
+    project.repro()
+    project.dvc("push", "-q")
 
 
 def committed_files(project: Project, commit: str = "HEAD") -> set[str]:
@@ -166,7 +167,7 @@ def test_a_second_retraining_updates_the_open_pull_request(
 def test_the_demo_data_drifts_and_rolls_forward(tmp_path: Path) -> None:
     """The shipped data: July's training window against August, then August joins training."""
     project = make_project(tmp_path / "demo", demo_data=True)
-    project.run("dvc", "pull", "-q", "data.dvc")  # from the in-repository demo remote
+    project.dvc("pull", "-q", "data.dvc")  # from the in-repository demo remote
     project.here("prepare")  # the commands in this process: `make monitor` runs them as a user does
     result = project.here("monitor")
     assert result.returncode == 3, result.stderr
@@ -179,6 +180,6 @@ def test_the_demo_data_drifts_and_rolls_forward(tmp_path: Path) -> None:
     assert (project.path / "reports/drift.html").stat().st_size > 1_000_000
 
     rows = len(project.read("data/bikeshare.csv").splitlines())
-    project.ratchet("refresh-data")
+    assert project.here("refresh-data").returncode == 0
     assert len(project.read("data/bikeshare.csv").splitlines()) == rows + summary["current"]["rows"]
     assert "Sept" in project.read("data/current.csv").splitlines()[1]

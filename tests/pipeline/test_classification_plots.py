@@ -36,8 +36,8 @@ def test_the_documented_classification_plots_are_what_evaluate_writes(tmp_path: 
     (project.path / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
     project.write_data(classification_frame())
     project.set_params(small_params(CLASSIFICATION_DATA))
-    project.run("dvc", "add", "-q", "data")
-    project.run("dvc", "repro", "-q")
+    project.dvc("add", "-q", "data")
+    project.repro()
 
     result = project.run("dvc", "plots", "show", "--out", str(tmp_path / "plots"))
     assert "failed to load" not in result.stdout + result.stderr

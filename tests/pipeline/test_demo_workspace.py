@@ -1,7 +1,8 @@
 """A newcomer's first hour on the demo, for real (dvc repro, dvc push, dvc plots, make): a stage
 that fails leaves the outputs dvc.lock records, `dvc push` sends the demo remote (a folder in
 git) the data and never a model, DVC draws every plot dvc.yaml declares, and what the docs say
-to run leaves `git status` clean."""
+to run leaves `git status` clean. The demo is trained by `Project.repro`, which leaves what
+`dvc repro` leaves."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("demo") / "project", demo_data=True, with_make=True
     )
     shutil.copy2(ROOT / ".gitignore", project.path / ".gitignore")
-    project.run("dvc", "pull", "-q", "data.dvc")
-    project.run("dvc", "repro", "-q")
+    project.dvc("pull", "-q", "data.dvc")
+    project.repro()
     project.commit("the demo, trained")
     return project.path
 
@@ -83,8 +84,8 @@ def test_dvc_push_sends_the_demo_remote_new_data_and_no_stage_output(demo: Proje
     stored = {path for path in remote.rglob("*") if path.is_file()}
     head = demo.read("data/current.csv").splitlines(keepends=True)[:100]
     (demo.path / "data/august.csv").write_text("".join(head))  # new data
-    demo.run("dvc", "add", "-q", "data")
-    demo.run("dvc", "repro", "-q")
+    demo.dvc("add", "-q", "data")
+    demo.repro()
     demo.run("dvc", "push", "-q")
 
     added = {path.parent.name + path.name for path in remote.rglob("*") if path.is_file()} - {

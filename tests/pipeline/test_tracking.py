@@ -24,12 +24,13 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_repro_logs_the_run_to_the_server(
-    project: Project, mlflow_server: str, tmp_path: Path
+def test_training_logs_the_run_to_the_server(
+    project: Project, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     commit = project.git("rev-parse", "HEAD")
-    project.run("dvc", "repro", env={"MLFLOW_TRACKING_URI": mlflow_server})
-    summary = project.ratchet("summary", env={"MLFLOW_TRACKING_URI": mlflow_server})
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    project.repro(tracking="on")  # the stages as `dvc repro` runs them (tests/pipeline/test_repro)
+    summary = project.here("summary")
     run_id = summary.stdout.split("MLflow: run ")[1].split()[0]
 
     mlflow.set_tracking_uri(mlflow_server)
