@@ -50,7 +50,7 @@ run: install ## the main job: pull the data, reproduce the pipeline, print metri
 test test-fast: export PYTHONDONTWRITEBYTECODE :=
 
 test: install ## the whole test suite, end-to-end tests included, in parallel
-	pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	pytest -n auto --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ##@ Develop
 

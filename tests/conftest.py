@@ -32,6 +32,14 @@ from tests.fake_github import FakeGitHub
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests' files first (the order is otherwise kept): `make test` hands out files in
+    this order (`--no-loadscope-reorder`), so that no worker starts a long file while the other
+    runs out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # What a fork of the template holds, minus data and generated outputs.
 PROJECT_FILES = [
     "dvc.yaml",
