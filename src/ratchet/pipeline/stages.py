@@ -84,7 +84,6 @@ def data_summary(raw: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> 
 def train(params: Params) -> str:
     """Fit the recipe's model on the training split; returns the model file's sha256."""
     import joblib
-    from sklearn.utils._param_validation import InvalidParameterError
 
     from ratchet.recipe import build_model
 
@@ -95,7 +94,11 @@ def train(params: Params) -> str:
     check_servable(model, params.data.task, params.train.estimator)
     try:
         model.fit(frame[schema.feature_names], frame[schema.target])
-    except InvalidParameterError as exc:
+    except ValueError as exc:
+        # A bad hyperparameter: scikit-learn's InvalidParameterError, which it keeps in a private
+        # module, is both a ValueError and a TypeError (bad data is only a ValueError).
+        if not isinstance(exc, TypeError):
+            raise
         raise RatchetError(f"params.yaml: train.hyperparameters: {exc}") from None
     write_all({MODEL_FILE: lambda path: joblib.dump(model, path)})
     return sha256(MODEL_FILE)
