@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ratchet.__main__ import main
 from ratchet.core.errors import RatchetError
 from ratchet.core.schema import DataSchema
 from ratchet.core.settings import TrainParams, load_params
@@ -110,7 +111,9 @@ def test_unreachable_tracking_server_fails_fast_and_writes_nothing(
     assert sorted(p.name for p in Path("reports").rglob("*")) == ["data.json"]  # prepare's only
 
 
-def test_tracking_off_scores_without_logging(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tracking_off_scores_without_logging_and_summary_says_so(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup(in_tmp, regression_frame(), small_params(REGRESSION_DATA))
     stages.prepare(load_params())
     stages.train(load_params())
@@ -122,6 +125,14 @@ def test_tracking_off_scores_without_logging(in_tmp: Path, monkeypatch: pytest.M
     scores, run_id = stages.evaluate(load_params())
     assert run_id is None and json.loads(Path("reports/metrics.json").read_text()) == scores
     assert not Path("mlruns").exists()
+
+    # `make run` evaluates again when summary exits 3: no run logged this model.
+    assert main(["summary"]) == 3
+    printed = capsys.readouterr().out
+    assert f"r2         {scores['r2']:g}" in printed
+    assert "MLflow: no run in sqlite:///" in printed
+    assert "`dvc repro --force --single-item evaluate` logs one" in printed
+    assert not Path("mlruns").exists()  # looked up, not created
 
 
 def test_flatten_params_for_mlflow() -> None:

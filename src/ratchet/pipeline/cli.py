@@ -7,6 +7,10 @@ import argparse
 
 from ratchet.core.cli import Commands
 
+# `summary`'s exit code when no run in the MLflow store logged the current model: `make run`
+# then runs evaluate again, which logs one.
+NO_RUN = 3
+
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from ratchet.core.settings import load_params
@@ -51,8 +55,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not METRICS_FILE.is_file() or not MODEL_FILE.is_file():
         raise RatchetError("no trained model yet: run `make run` (or `dvc repro`)")
     run_id = tracking.find_run(sha256(MODEL_FILE))
-    if args.check:
-        return 0 if run_id else 3
     scores = json.loads(METRICS_FILE.read_text())
     print(f"metrics ({METRICS_FILE}):")
     for name, value in scores.items():
@@ -63,8 +65,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
             f"MLflow: no run in {where} logged this model (dvc restored it rather than ran "
             "evaluate); `dvc repro --force --single-item evaluate` logs one"
         )
-    else:
-        print(f"MLflow: run {run_id} in {where}; browse it with `make ui`")
+        return NO_RUN
+    print(f"MLflow: run {run_id} in {where}; browse it with `make ui`")
     return 0
 
 
@@ -116,13 +118,11 @@ def register(commands: Commands) -> None:
     commands.add(
         "evaluate", cmd_evaluate, "DVC stage: score the test split, write metrics, log to MLflow"
     )
-    summary = commands.add(
-        "summary", cmd_summary, "print the current metrics and the MLflow run of the current model"
-    )
-    summary.add_argument(
-        "--check",
-        action="store_true",
-        help="print nothing; exit 0 if a run in the store logged the current model, 3 if not",
+    commands.add(
+        "summary",
+        cmd_summary,
+        "print the current metrics and the MLflow run of the current model (exit 3: no run in "
+        "the store logged it)",
     )
     commands.add(
         "reproduce",
