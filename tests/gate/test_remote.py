@@ -15,7 +15,6 @@ import yaml
 from tests.conftest import (
     BIN,
     REGRESSION_DATA,
-    ROOT,
     Project,
     make_project,
     regression_frame,
@@ -84,7 +83,7 @@ def moto(url: str, action: str) -> bytes:
 def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
     s3: str, tmp_path: Path
 ) -> None:
-    origin = make_project(tmp_path / "origin", with_make=True)
+    origin = make_project(tmp_path / "origin")
     use_remote(origin, s3)
     share_models(origin)
     origin.write_data(regression_frame())
@@ -107,7 +106,6 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
 
     clone = Project(tmp_path / "clone")
     origin.run("git", "clone", "-q", str(origin.path), str(clone.path))
-    (clone.path / ".venv").symlink_to(ROOT / ".venv")
     clone.dvc("remote", "modify", "--local", "s3", "endpointurl", s3)
     moto(s3, "start-recording")
     reproduced = reproduce_here(clone, env=AWS)
