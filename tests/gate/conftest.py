@@ -3,6 +3,7 @@ like a first pull request, and the steps a pull request takes."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import shutil
@@ -17,6 +18,7 @@ from ratchet.pipeline import reproduction
 from tests.conftest import (
     REGRESSION_DATA,
     Project,
+    dvc_here,
     make_project,
     regression_frame,
     small_params,
@@ -100,24 +102,34 @@ def set_train(project: Project, **hyperparameters: object) -> None:
     project.set_params(params)
 
 
+def pull_here() -> None:
+    """The check's `dvc pull data.dvc` (`reproduction.pull_data`) through DVC's entry point in
+    this process."""
+    dvc_here("pull", "--quiet", "data.dvc")
+
+
 def reproduce_here(
-    project: Project, env: dict[str, str] | None = None
+    project: Project, env: dict[str, str] | None = None, real_pull: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`python -m ratchet reproduce` in this process (`Project.here`), with `stages_here` in place
-    of its `dvc repro --force`; its `dvc pull` runs as it does in the check."""
-    with mock.patch.object(reproduction, "rerun_stages", stages_here):
+    of its `dvc repro --force`, and `pull_here` in place of its `dvc pull` unless `real_pull`:
+    the tests of what a pull fetches, and of what a failed one says, run the real command."""
+    with contextlib.ExitStack() as seams:
+        seams.enter_context(mock.patch.object(reproduction, "rerun_stages", stages_here))
+        if not real_pull:
+            seams.enter_context(mock.patch.object(reproduction, "pull_data", pull_here))
         return project.here("reproduce", env=env)
 
 
 def pr_check(
-    project: Project, env: dict[str, str] | None = None, base: str = "main"
+    project: Project, env: dict[str, str] | None = None, base: str = "main", real_pull: bool = False
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """What `make pr-check BASE=base` runs, `python -m ratchet reproduce` and then `gate`, each
-    in this process (`Project.here`), with `stages_here` in place of the check's `dvc repro
-    --force`. The check runs as `make pr-check`, its stages under the real `dvc repro`, where
+    in this process (`Project.here`), with `reproduce_here`'s stand-ins for the check's `dvc repro
+    --force` and `dvc pull`. The check runs as `make pr-check`, its commands real, where
     `main_with_a_model` trains the first model. Returns the gate's exit code and what the check
     printed."""
-    reproduced = reproduce_here(project, env)  # the gate fails on what it found
+    reproduced = reproduce_here(project, env, real_pull)  # the gate fails on what it found
     gate = project.here("gate", "--base", base, env=env)
     result = subprocess.CompletedProcess(
         ["make", "pr-check", f"BASE={base}"],

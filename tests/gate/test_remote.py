@@ -108,7 +108,7 @@ def test_the_check_pulls_only_the_data_though_the_remote_holds_the_model(
     origin.run("git", "clone", "-q", str(origin.path), str(clone.path))
     clone.dvc("remote", "modify", "--local", "s3", "endpointurl", s3)
     moto(s3, "start-recording")
-    reproduced = reproduce_here(clone, env=AWS)
+    reproduced = reproduce_here(clone, env=AWS, real_pull=True)
     moto(s3, "stop-recording")
     assert reproduced.returncode == 0, reproduced.stderr
 

@@ -149,13 +149,21 @@ def _run(command: list[str], **env: str) -> None:
     run(command, env={**this_python_first(), **env}, show=True)
 
 
+def pull_data() -> None:
+    """Fetch the data that data.dvc names, and nothing else (`dvc pull data.dvc`).
+
+    One of the tests' two seams in the check, with `rerun_stages`: a test of the judgement rather
+    than of DVC runs the same `dvc pull` through DVC's entry point in its own process."""
+    _run([sys.executable, "-m", "dvc", "pull", "--quiet", str(DATA_DVC_FILE)])
+
+
 def rerun_stages(tracking: str) -> None:
     """Run every stage again, whatever dvc.lock records (`dvc repro --force`: no cache or remote
     stands in for a stage), with RATCHET_TRACKING set to `tracking`.
 
-    The tests' one seam in the check: a test of the judgement rather than of DVC puts the same
-    stage commands in this one's place, forked from a process that has imported them
-    (`stages_here` in tests/conftest.py)."""
+    One of the tests' two seams in the check, with `pull_data`: a test of the judgement rather
+    than of DVC puts the same stage commands in this one's place, forked from a process that has
+    imported them (`stages_here` in tests/conftest.py)."""
     _run([sys.executable, "-m", "dvc", "repro", "--force"], RATCHET_TRACKING=tracking)
 
 
@@ -225,7 +233,7 @@ def reproduce() -> Reproduction:
         return result
     committed_text = show("HEAD", LOCK_FILE)
     try:
-        _run([sys.executable, "-m", "dvc", "pull", "--quiet", str(DATA_DVC_FILE)])
+        pull_data()
         verify_tracked(DATA_DVC_FILE)
         rerun_stages(tracking())
     except RatchetError as exc:
