@@ -10,6 +10,7 @@ import hashlib
 import io
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.forkserver
 import os
 import runpy
 import shutil
@@ -235,6 +236,11 @@ def stage_server() -> multiprocessing.context.ForkServerContext:
     strings shared differently, so its md5 was not the one `dvc repro` gives.)"""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(STAGE_MODULES)
+    # Started from this repository's root: the server imports STAGE_MODULES before it would take
+    # this process's sys.path (Python 3.11 never takes it), so it finds `tests` only from its
+    # working folder. Started from a test's folder, each fork imported tests.conftest (0.1 s).
+    with contextlib.chdir(ROOT):
+        multiprocessing.forkserver.ensure_running()
     return context
 
 
