@@ -439,6 +439,38 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracking: None) -> I
     yield tmp_path
 
 
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store that MLflow made (its schema's migrations applied, nothing logged),
+    once for this test worker. Making a store costs about a second of CPU; the tests that log a
+    run but are not about making the store start from a copy (`copy_store`). The fresh clone's
+    `make run` (test_repro) and the tests of an empty folder still have MLflow make theirs."""
+    from mlflow import MlflowClient
+
+    database = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{database}").search_experiments()  # makes the store
+    return database
+
+
+def copy_store(template: Path, database: Path) -> None:
+    """Copy the SQLite store `template` to `database` (SQLite's own backup: a consistent copy)."""
+    import sqlite3
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        contextlib.closing(sqlite3.connect(template)) as source,
+        contextlib.closing(sqlite3.connect(database)) as target,
+    ):
+        source.backup(target)
+
+
+@pytest.fixture
+def local_store(in_tmp: Path, empty_mlflow_store: Path) -> Path:
+    """`in_tmp` with the local MLflow store (mlruns/mlflow.db) already made."""
+    copy_store(empty_mlflow_store, in_tmp / "mlruns" / "mlflow.db")
+    return in_tmp
+
+
 @pytest.fixture(autouse=True)
 def mlflow_tracking_uri_restored() -> Iterator[None]:
     """`mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which every later subprocess

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests.conftest import BIN
+from tests.conftest import BIN, copy_store
 
 
 def free_port() -> int:
@@ -69,9 +69,12 @@ def serving(
             output.close()  # type: ignore[union-attr]
 
 
-def mlflow_server(home: Path) -> contextlib.AbstractContextManager[str]:
+def mlflow_server(home: Path, store: Path | None = None) -> contextlib.AbstractContextManager[str]:
     """A real `mlflow server` whose store and artifacts live in `home`, without the GenAI job
-    runner (five more Python processes, each importing MLflow, that tracking never uses)."""
+    runner (five more Python processes, each importing MLflow, that tracking never uses). The
+    store starts as a copy of `store` (an empty one MLflow made: `empty_mlflow_store`) if given."""
+    if store is not None:
+        copy_store(store, home / "server.db")
     return serving(
         lambda port: [
             str(BIN / "mlflow"),

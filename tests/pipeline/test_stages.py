@@ -47,12 +47,16 @@ def test_regression_end_to_end_in_process(in_tmp: Path) -> None:
     assert json.loads(Path("reports/metrics.json").read_text()) == scores
     plot = pd.read_csv("reports/plots/predictions.csv")
     assert list(plot.columns) == ["actual", "predicted", "residual"] and len(plot) == 60
-    assert (Path("mlruns") / "mlflow.db").is_file()
+    assert (Path("mlruns") / "mlflow.db").is_file()  # made by MLflow here (others copy one)
 
 
-def test_classification_end_to_end_in_process(in_tmp: Path) -> None:
-    setup(in_tmp, classification_frame(), small_params(CLASSIFICATION_DATA, "logistic_regression"))
-    scores = run_all(in_tmp)
+def test_classification_end_to_end_in_process(local_store: Path) -> None:
+    setup(
+        local_store,
+        classification_frame(),
+        small_params(CLASSIFICATION_DATA, "logistic_regression"),
+    )
+    scores = run_all(local_store)
     assert set(scores) == {"accuracy", "f1_macro", "roc_auc"}
     assert scores["accuracy"] > 0.75
     assert sorted(path.name for path in Path("reports/plots").iterdir()) == [
@@ -63,14 +67,14 @@ def test_classification_end_to_end_in_process(in_tmp: Path) -> None:
     assert list(model.classes_) == DataSchema.load().classes
 
 
-def test_switching_task_removes_the_other_tasks_plots(in_tmp: Path) -> None:
-    setup(in_tmp, classification_frame(), small_params(CLASSIFICATION_DATA))
-    run_all(in_tmp)
+def test_switching_task_removes_the_other_tasks_plots(local_store: Path) -> None:
+    setup(local_store, classification_frame(), small_params(CLASSIFICATION_DATA))
+    run_all(local_store)
     frame = classification_frame().assign(label=lambda f: f["size"] * 2)
     frame.to_csv("data/table.csv", index=False)
     params = small_params({**REGRESSION_DATA, "target": "label"})
     Path("params.yaml").write_text(yaml.safe_dump(params))
-    run_all(in_tmp)
+    run_all(local_store)
     assert [path.name for path in Path("reports/plots").iterdir()] == ["predictions.csv"]
 
 
@@ -151,11 +155,11 @@ def mlflow_model(run_id: str) -> object:
 
 @pytest.mark.parametrize(("unseen", "nulls"), [("refuse", "refuse"), ("unknown", "impute")])
 def test_the_mlflow_model_follows_the_policies_the_service_does(
-    in_tmp: Path, unseen: str, nulls: str
+    local_store: Path, unseen: str, nulls: str
 ) -> None:
     """The batch route the service is not: MLflow's model refuses (or maps) what it does."""
     params = small_params({**REGRESSION_DATA, "unseen": unseen, "nulls": nulls})
-    setup(in_tmp, regression_frame(), params)
+    setup(local_store, regression_frame(), params)
     loaded = load_params()
     stages.prepare(loaded)
     stages.train(loaded)

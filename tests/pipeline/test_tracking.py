@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("tracking")]
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    with run_mlflow_server(tmp_path / "mlflow") as url:
+def mlflow_server(tmp_path: Path, empty_mlflow_store: Path) -> Iterator[str]:
+    with run_mlflow_server(tmp_path / "mlflow", empty_mlflow_store) as url:
         yield url
 
 

@@ -11,14 +11,20 @@ from mlflow import MlflowClient
 
 from ratchet.core.settings import load_params
 from ratchet.pipeline import evaluation, stages, tracking
-from tests.conftest import CLASSIFICATION_DATA, classification_frame, train_workspace
+from tests.conftest import (
+    CLASSIFICATION_DATA,
+    classification_frame,
+    copy_store,
+    train_workspace,
+)
 
 
 @pytest.mark.usefixtures("tracking")
 def test_a_classifier_s_run_holds_its_confusion_matrix_and_roc_curve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_store: Path
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    copy_store(empty_mlflow_store, tmp_path / "mlruns/mlflow.db")
     train_workspace(tmp_path, CLASSIFICATION_DATA, classification_frame())
     with contextlib.chdir(tmp_path):
         scores, run_id = stages.evaluate(load_params())

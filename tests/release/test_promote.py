@@ -20,8 +20,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with run_mlflow_server(tmp_path_factory.mktemp("mlflow")) as url:
+def mlflow_server(
+    tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path
+) -> Iterator[str]:
+    with run_mlflow_server(tmp_path_factory.mktemp("mlflow"), empty_mlflow_store) as url:
         yield url
 
 
