@@ -252,7 +252,8 @@ def test_bentoml_endpoints_answer(served: Served) -> None:
 
 
 def test_the_smoke_test_passes_against_the_served_bento(served: Served) -> None:
-    result = served.project.ratchet("smoke-test", served.url, "--timeout", "30")
+    result = served.project.here("smoke-test", served.url, "--timeout", "30")
+    assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"smoke-test: {served.url} ready after")
     assert f"model {served.bento_model_version()} predicts" in lines[1]
@@ -264,7 +265,7 @@ def test_the_smoke_test_fails_against_another_model(served: Served, tmp_path: Pa
     other.write_data(regression_frame(seed=7))
     other.set_params(small_params(REGRESSION_DATA))
     other.repro()
-    result = other.ratchet("smoke-test", served.url, "--timeout", "30", check=False)
+    result = other.here("smoke-test", served.url, "--timeout", "30")
     assert result.returncode == 1
     assert "error: the service runs model" in result.stderr
     assert "build the image from this commit" in result.stderr
@@ -343,7 +344,7 @@ def test_served_records_feed_the_drift_monitor(served: Served) -> None:
             for line in file.read_text().splitlines()
         )
 
-    sent = served.project.ratchet("replay", "traffic.csv", "--url", served.url, "--batch", "40")
+    sent = served.project.here("replay", "traffic.csv", "--url", served.url, "--batch", "40")
     assert sent.stdout == f"replay: 240 records answered, 0 refused, by {served.url}\n"
     deadline = time.monotonic() + 10
     while shipped() < 240:
