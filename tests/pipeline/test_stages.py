@@ -31,12 +31,13 @@ def setup(folder: Path, frame: pd.DataFrame, params: dict[str, object]) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def run_all(folder: Path) -> dict[str, float]:
+def run_all(folder: Path, logged: bool = True) -> dict[str, float]:
+    """Every stage; evaluate logs a run unless `logged` is False (RATCHET_TRACKING=off)."""
     params = load_params()
     stages.prepare(params)
     stages.train(params)
     scores, run_id = stages.evaluate(params)
-    assert run_id
+    assert bool(run_id) == logged
     return scores
 
 
@@ -67,14 +68,17 @@ def test_classification_end_to_end_in_process(local_store: Path) -> None:
     assert list(model.classes_) == DataSchema.load().classes
 
 
-def test_switching_task_removes_the_other_tasks_plots(local_store: Path) -> None:
-    setup(local_store, classification_frame(), small_params(CLASSIFICATION_DATA))
-    run_all(local_store)
+def test_switching_task_removes_the_other_tasks_plots(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATCHET_TRACKING", "off")  # the plot files, not the runs
+    setup(in_tmp, classification_frame(), small_params(CLASSIFICATION_DATA))
+    run_all(in_tmp, logged=False)
     frame = classification_frame().assign(label=lambda f: f["size"] * 2)
     frame.to_csv("data/table.csv", index=False)
     params = small_params({**REGRESSION_DATA, "target": "label"})
     Path("params.yaml").write_text(yaml.safe_dump(params))
-    run_all(local_store)
+    run_all(in_tmp, logged=False)
     assert [path.name for path in Path("reports/plots").iterdir()] == ["predictions.csv"]
 
 
