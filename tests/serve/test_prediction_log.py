@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.predictions import file_name, read_logged_features, sink_key
-from ratchet.serve.prediction_log import PredictionLog
+from ratchet.serve.prediction_log import PredictionLog, pieces
 from tests.conftest import ROOT, regression_frame
 from tests.serve.conftest import Served, rows
 
@@ -79,6 +79,30 @@ def test_the_prediction_log_rotates_ships_and_never_blocks(tmp_path: Path) -> No
     assert log.dropped >= 94
     stalled.set()
     log.close()
+
+
+def test_requests_that_arrive_together_are_written_together(tmp_path: Path) -> None:
+    """The writer wakes once for a burst (one batch, one write), and close writes the last one."""
+    log = PredictionLog(str(tmp_path / "sink"), tmp_path / "spool", ship_seconds=3600)
+    batches: list[int] = []
+    emit = log.file.emit
+    log.file.emit = lambda batch: (batches.append(len(batch.served)), emit(batch))  # type: ignore[method-assign,attr-defined,func-returns-value]
+    for i in range(50):
+        log.put(*request(i))
+    log.close()
+    assert sum(batches) == 50 and len(batches) <= 2, batches
+    assert log.file.written == 50
+    assert sorted(line["features"]["size"] for line in shipped_lines(tmp_path / "sink")) == list(  # type: ignore[index]
+        range(50)
+    )
+
+
+def test_a_batch_is_cut_into_pieces_that_a_file_takes_whole() -> None:
+    text = ["a" * 9] * 5 + ["b" * 30, "c"]
+    runs = pieces(text, 25)
+    assert [line for run in runs for line in run] == text  # all, in order
+    assert runs == [["a" * 9] * 2, ["a" * 9] * 2, ["a" * 9], ["b" * 30], ["c"]]
+    assert all(sum(len(line) + 1 for line in run) < 25 for run in runs if len(run) > 1)
 
 
 KILLED = """
