@@ -97,6 +97,25 @@ def test_requests_that_arrive_together_are_written_together(tmp_path: Path) -> N
     )
 
 
+class Odd(BaseModel):
+    size: set[int]  # not JSON
+
+
+def test_a_request_that_cannot_be_written_is_counted_and_the_rest_are_written(
+    tmp_path: Path,
+) -> None:
+    log = PredictionLog(str(tmp_path / "sink"), tmp_path / "spool", ship_seconds=3600)
+    log.put(*request(1))
+    log.put([Odd(size={1}), Odd(size={2})], Response(model_version="v1", predictions=[1, 2]))
+    log.put(*request(2))
+    log.close()
+    assert (log.file.written, log.file.failed) == (2, 2)
+    assert [line["features"] for line in shipped_lines(tmp_path / "sink")] == [
+        {"size": 1.0},
+        {"size": 2.0},
+    ]
+
+
 def test_a_batch_is_cut_into_pieces_that_a_file_takes_whole() -> None:
     text = ["a" * 9] * 5 + ["b" * 30, "c"]
     runs = pieces(text, 25)

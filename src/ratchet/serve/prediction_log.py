@@ -3,9 +3,9 @@
 Built from the standard library's logging: a request hands its records to a QueueHandler (a
 bounded queue, a few microseconds, never the disk); a QueueListener's thread writes them as JSON
 Lines to a RotatingFileHandler in a local spool folder, a batch at a time (what arrived within
-50 ms: one write). A file is closed when it reaches
-`max_bytes`, or when a shipper thread finds it older than `ship_seconds`, and moves to the
-spool's outbox under a name unique to this pod and process (src/ratchet/core/predictions.py).
+50 ms, in one write). A file is closed when it reaches `max_bytes`, or when a shipper thread
+finds it older than `ship_seconds`, and moves to the spool's outbox under a name unique to this
+pod and process (src/ratchet/core/predictions.py).
 The shipper copies each outbox file to the sink, an fsspec URL (a folder, s3://..., gs://...),
 and deletes it once copied. `close()` (at shutdown: SIGTERM, BentoML's on_shutdown, exit) writes
 what is queued, closes the file and ships the outbox.
@@ -82,6 +82,7 @@ class Served(logging.LogRecord):
         super().__init__("ratchet.predictions", logging.INFO, "", 0, "", None, None)
         self.records = records
         self.response = response
+        self.count = len(records)  # what a failure to write it counts
 
 
 class RequestQueue(QueueHandler):
@@ -177,11 +178,12 @@ class SpoolFile(RotatingFileHandler):
         """Write a batch's JSON Lines, in pieces of at most `maxBytes`: a file still closes when
         it reaches that size, one write and one flush a piece."""
         assert isinstance(record, Batch)
-        text = [
-            line
-            for request in record.served
-            for line in lines(request.created, request.records, request.response)
-        ]
+        text: list[str] = []
+        for request in record.served:
+            try:
+                text += lines(request.created, request.records, request.response)
+            except Exception:  # as logging's emit does: counted, and the thread goes on
+                self.handleError(request)
         for piece in pieces(text, self.maxBytes):
             part = logging.makeLogRecord({"msg": "\n".join(piece), "count": len(piece)})
             failed = self.failed
@@ -190,7 +192,8 @@ class SpoolFile(RotatingFileHandler):
                 self.written += len(piece)
 
     def handleError(self, record: logging.LogRecord) -> None:
-        """A full or failing disk: count, warn now and then (not with logging's traceback)."""
+        """A full or failing disk, or a request that cannot be written: count its records, warn
+        now and then (not with logging's traceback)."""
         self.failed += getattr(record, "count", 0)
         if time.monotonic() - self._warned > 60:
             self._warned = time.monotonic()
