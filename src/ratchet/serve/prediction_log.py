@@ -100,7 +100,7 @@ class RequestQueue(QueueHandler):
         try:
             self.queue.put_nowait(record)
         except queue.Full:
-            self.dropped += len(getattr(record, "records", ()))
+            self.dropped += getattr(record, "count", 0)
 
 
 class Batch(logging.LogRecord):
