@@ -14,6 +14,7 @@ from unittest import mock
 
 import pytest
 
+from ratchet.core.paths import DATA_DVC_FILE
 from ratchet.pipeline import reproduction
 from tests.conftest import (
     REGRESSION_DATA,
@@ -105,7 +106,7 @@ def set_train(project: Project, **hyperparameters: object) -> None:
 def pull_here() -> None:
     """The check's `dvc pull data.dvc` (`reproduction.pull_data`) through DVC's entry point in
     this process."""
-    dvc_here("pull", "--quiet", "data.dvc")
+    dvc_here("pull", "--quiet", str(DATA_DVC_FILE))
 
 
 def reproduce_here(

@@ -171,7 +171,7 @@ class SpoolFile(RotatingFileHandler):
         self.setFormatter(JsonLines())
         self.namer = lambda _default: str(outbox / file_name(datetime.datetime.now(datetime.UTC)))
         self.written = 0  # records written
-        self.failed = 0  # records not written: the disk failed
+        self.failed = 0  # records not written: the disk failed, or they were not JSON
         self._warned = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
