@@ -117,8 +117,10 @@ uv-version:
 	@echo "$(UV_VERSION)"
 
 $(CURDIR)/.tools/bin/uv:
-	python3.11 -m venv .tools
-	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+	@# With the pip of Python 3.11 if it has one: a venv with a pip of its own takes 5 s more.
+	if python3.11 -m pip --version >/dev/null 2>&1; then \
+	  python3.11 -m pip install --quiet --target .tools "uv==$(UV_VERSION)"; \
+	else python3.11 -m venv .tools && .tools/bin/pip install --quiet "uv==$(UV_VERSION)"; fi
 
 # Vega for the plots' page (.dvc/plots.html reads it from VEGA_DIR, so that it draws offline), from
 # the npm registry.
