@@ -18,7 +18,7 @@ def test_make_monitor_says_drift_without_a_make_error(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project", with_make=True)
     project.write_data(REFERENCE)
     project.set_params({**small_params(REGRESSION_DATA), "monitor": {"current": "recent.csv"}})
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     project.commit("a small regression project")
     make = ("make", "--no-print-directory", "--assume-old=.venv/.installed", "monitor")
 
