@@ -62,12 +62,12 @@ def test_params_names_the_field_at_fault_and_suggests_the_fix(
 
 
 def test_params_checks_the_data_when_it_is_here_and_says_when_it_is_not(project: Project) -> None:
-    here = project.ratchet("params")
+    here = project.here("params")
     assert json.loads(here.stdout)["data"]["target"] == "price"
     assert "data/table.csv has the columns and values it names" in here.stderr
 
     (project.path / "data/table.csv").unlink()  # as on a clone before `dvc pull`
-    missing = project.ratchet("params")
+    missing = project.here("params")
     assert json.loads(missing.stdout) == json.loads(here.stdout)
     assert "data/table.csv is not here, so the columns it names were not checked" in (
         missing.stderr

@@ -138,7 +138,7 @@ def released(repository: Project, tmp_path: Path) -> Project:
 
 
 def test_release_notes_command_reads_the_repository(released: Project) -> None:
-    result = released.ratchet(
+    result = released.here(
         "release-notes",
         "--tag",
         "v1.1.0",
@@ -159,9 +159,7 @@ def test_release_notes_command_reads_the_repository(released: Project) -> None:
 
 def test_release_notes_fail_closed_without_metrics(released: Project) -> None:
     (released.path / "reports/metrics.json").unlink()
-    result = released.ratchet(
-        "release-notes", "--tag", "v1.1.0", "--output", "notes.md", check=False
-    )
+    result = released.here("release-notes", "--tag", "v1.1.0", "--output", "notes.md")
     assert result.returncode == 1
     assert result.stderr.startswith("error: reports/metrics.json not found: run `make run`")
     assert not (released.path / "notes.md").exists()
@@ -169,26 +167,24 @@ def test_release_notes_fail_closed_without_metrics(released: Project) -> None:
 
 def test_image_tags_command_reads_the_existing_tags(released: Project) -> None:
     released.git("tag", "v2.0.0")
-    result = released.ratchet("image-tags", "--tag", "v1.2.0", "--repository", "Acme/Ratchet")
+    result = released.here("image-tags", "--tag", "v1.2.0", "--repository", "Acme/Ratchet")
     assert result.stdout.split() == [
         "ghcr.io/acme/ratchet:1.2.0",
         "ghcr.io/acme/ratchet:1.2",
         "ghcr.io/acme/ratchet:1",
     ]
-    refused = released.ratchet(
-        "image-tags", "--tag", "release-1", "--repository", "a/b", check=False
-    )
+    refused = released.here("image-tags", "--tag", "release-1", "--repository", "a/b")
     assert refused.returncode == 1 and "is not a release version" in refused.stderr
 
 
 def test_promote_fails_closed_without_a_matching_run(released: Project) -> None:
-    result = released.ratchet("promote", check=False, env={"MLFLOW_TRACKING_URI": ""})
+    result = released.here("promote", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 1
     store = f"sqlite:///{released.path.resolve()}/mlruns/mlflow.db"
     assert f"no MLflow run in {store} logged the model with sha256" in result.stderr
 
 
 def test_smoke_test_fails_when_nothing_answers(released: Project) -> None:
-    result = released.ratchet("smoke-test", "http://127.0.0.1:9", "--timeout", "1", check=False)
+    result = released.here("smoke-test", "http://127.0.0.1:9", "--timeout", "1")
     assert result.returncode == 1
     assert "http://127.0.0.1:9/readyz was not ready within 1 s" in result.stderr

@@ -79,14 +79,20 @@ def test_zizmor_finds_nothing() -> None:
     assert "No findings to report" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", WORKFLOWS)
-def test_valid_against_the_github_workflow_schema(name: str) -> None:
+def test_every_workflow_is_valid_against_the_github_workflow_schema() -> None:
+    """One run for all of them: it names each file that fails."""
     result = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOWS[name]],
+        [
+            BIN / "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *WORKFLOWS.values(),
+        ],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok -- validation done" in result.stdout
 
 
 def test_dependabot_is_valid_and_lets_releases_settle() -> None:
