@@ -26,7 +26,7 @@ def test_hooks_a_pull_request_adds_are_never_imported_and_are_refused(tmp_path: 
     shutil.copy2(ROOT / "README.md", project.path)  # the package's metadata reads it
     project.write_data(regression_frame())
     project.set_params(small_params(REGRESSION_DATA))
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     markers = {name: tmp_path / f"{name}-ran" for name in ("sitecustomize", "usercustomize", "pth")}
     (project.path / "src/sitecustomize.py").write_text(
         HOOK.format(marker=str(markers["sitecustomize"]))

@@ -85,7 +85,7 @@ def a_fork(path: Path) -> Project:
     (project.path / ".gitignore").write_text("/src/requirements.txt\n")
     project.write_data(regression_frame())
     project.set_params(small_params(REGRESSION_DATA))
-    project.run("dvc", "add", "-q", "data")
+    project.dvc("add", "-q", "data")
     project.repro()
     project.commit("trained")
     return project
