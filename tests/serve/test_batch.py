@@ -4,8 +4,6 @@ refusal; the same policies for unseen categories and empty values as the service
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import joblib
@@ -19,6 +17,7 @@ from ratchet.serve.batch import predict_file
 from tests.conftest import (
     CLASSIFICATION_DATA,
     REGRESSION_DATA,
+    Project,
     classification_frame,
     regression_frame,
     train_workspace,
@@ -120,19 +119,8 @@ def test_a_classifier_adds_the_probability_of_each_class(tmp_path: Path) -> None
 
 def test_the_command_exits_1_and_leaves_nothing(trained: Path, tmp_path: Path) -> None:
     regression_frame(rows=20).assign(colour="purple").to_csv(tmp_path / "in.csv", index=False)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ratchet",
-            "predict",
-            str(tmp_path / "in.csv"),
-            "-o",
-            str(tmp_path / "out.csv"),
-        ],
-        cwd=trained,
-        capture_output=True,
-        text=True,
+    result = Project(trained).here(
+        "predict", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")
     )
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "a category training never saw" in result.stderr
