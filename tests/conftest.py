@@ -42,17 +42,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     leads and the others follow the rest: one worker builds it while the other has other work
     than waiting for it."""
     slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    shared = {
-        item.path for item in items if "main_with_a_model" in getattr(item, "fixturenames", ())
-    }
+    shared = {item.path for item in items if "main_with_a_model" in item.fixturenames}
     first = next((item.path for item in items if item.path in slow & shared), None)
 
     def rank(item: pytest.Item) -> int:
         if item.path not in slow:
             return 3
-        if item.path == first:
-            return 0
-        return 2 if item.path in shared else 1
+        return 0 if item.path == first else 2 if item.path in shared else 1
 
     items.sort(key=rank)
 
