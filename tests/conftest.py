@@ -38,19 +38,8 @@ BIN = Path(sys.executable).parent
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests' files first (the order is otherwise kept): `make test` hands out files in
     this order (`--no-loadscope-reorder`), so that no worker starts a long file while the other
-    runs out of work. Of the slow files that share the gate's `main_with_a_model`, the first
-    leads and the others follow the rest: one worker builds it while the other has other work
-    than waiting for it."""
-    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    shared = {item.path for item in items if "main_with_a_model" in item.fixturenames}
-    first = next((item.path for item in items if item.path in slow & shared), None)
-
-    def rank(item: pytest.Item) -> int:
-        if item.path not in slow:
-            return 3
-        return 0 if item.path == first else 2 if item.path in shared else 1
-
-    items.sort(key=rank)
+    runs out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
