@@ -123,11 +123,10 @@ def test_a_data_refresh_is_judged_on_the_new_window_for_both_models(loop: Projec
     assert "both models on this branch's 75 test rows" in loop.read("reports/pr/report.md")
 
 
-def test_new_data_that_mains_model_refuses_is_judged_on_the_recorded_metrics(
-    loop: Project,
-) -> None:
+def test_new_data_that_mains_model_refuses_needs_a_baseline_reset(loop: Project) -> None:
     """A refresh brings a colour main's model never saw (its policy: refuse): the two models
-    cannot share rows, and the report says so instead of failing."""
+    cannot share rows, and main's recorded metrics were measured on other rows (the old window),
+    so the gate fails, naming why and the label that approves new data."""
     branch(loop, "purple")
     new = regression_frame(rows=60, seed=9).assign(when=lambda f: f["when"] + 240, colour="purple")
     loop.write_data(pd.concat([regression_frame(), new], ignore_index=True))
@@ -136,9 +135,47 @@ def test_new_data_that_mains_model_refuses_is_judged_on_the_recorded_metrics(
     loop.commit("a month more data, in a new colour")
     result, gate = pr_check(loop)
     assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode != 0 and gate["verdict"] == "fail"
     assert gate["basis"] == "recorded"
     assert "because the base's model refuses this branch's test rows (" in gate["basis_note"]
     assert "purple" in gate["basis_note"]
+    assert any(
+        "and the data of this branch differs from the base's, so the two recorded metrics were "
+        "measured on different test rows: a maintainer approves new data as a baseline reset "
+        "with the label `baseline-reset`" in problem
+        for problem in gate["problems"]
+    ), gate["problems"]
+
+
+def test_a_dropped_feature_is_judged_on_recorded_metrics_only_on_the_bases_own_rows(
+    loop: Project,
+) -> None:
+    """Without a feature main's model reads, the two models cannot share rows: main's recorded
+    metrics stand in, which is fair only on the same test rows. A split of this branch's own
+    (easier rows, say) fails the check instead of being judged against rows it chose."""
+    branch(loop, "without-age")
+    params = loop.params
+    params["data"]["numeric"].remove("age")
+    loop.set_params(params)
+    loop.repro()
+    loop.commit("no age")
+    _, gate = pr_check(loop)
+    assert gate["basis"] == "recorded", gate
+    assert "drops the feature(s) age the base model reads" in gate["basis_note"]
+    assert gate["problems"] == []
+
+    params["split"] = {**params["split"], "method": "random", "test_size": 0.1}
+    loop.set_params(params)
+    loop.repro()
+    loop.commit("no age, and other test rows")
+    result, gate = pr_check(loop)
+    assert result.returncode != 0 and gate["verdict"] == "fail"
+    assert gate["problems"] == [
+        "the base's model cannot be scored on this branch's rows (this pull request drops the "
+        "feature(s) age the base model reads), and the split of this branch differs from the "
+        "base's, so the two recorded metrics were measured on different test rows: change the "
+        "split in a pull request of its own, where both models are scored on the new rows"
+    ]
 
 
 def test_a_forkers_own_data_lands_through_a_baseline_reset(loop: Project, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from pydantic import ValidationError
 
 from ratchet.core.data import read_split
 from ratchet.core.dvc import recorded_md5
@@ -24,7 +25,14 @@ from ratchet.core.paths import (
     PLOTS_DIR,
     TEST_FILE,
 )
-from ratchet.core.settings import DataParams, GateParams, Params, load_params, loose_yaml
+from ratchet.core.settings import (
+    DataParams,
+    GateParams,
+    Params,
+    SplitParams,
+    load_params,
+    loose_yaml,
+)
 from ratchet.gate.champion import Champion, find_model, unlike
 from ratchet.gate.compare import compare
 from ratchet.gate.judge import (
@@ -53,15 +61,35 @@ def base_rules(base: Revision, branch_rules: GateParams) -> Rules:
     return (branch_rules, "branch") if rules is None else (rules, "base")
 
 
+def branch_data_md5() -> str | None:
+    """The md5 of the data this branch's data.dvc records."""
+    return recorded_md5(loose_yaml(read_text(None, DATA_DVC_FILE)))
+
+
 def reset_grounds(base: Revision, params: Params) -> str | None:
     """Why this branch may be approved as a new baseline: it changes the data, target, task or
     gated metrics, so that its model cannot be held to the base's. None: it changes none."""
     grounds = cannot_compare(base, params.data, set(params.gate.metrics))
-    if grounds is None and base.data_md5 != recorded_md5(
-        loose_yaml(read_text(None, DATA_DVC_FILE))
-    ):
+    if grounds is None and base.data_md5 != branch_data_md5():
         grounds = "the data changed"
     return grounds
+
+
+def other_rows(base: Revision, data: DataParams, split: SplitParams) -> list[str]:
+    """What makes this branch's test rows other than the base's own: its data file, the data's
+    bytes, or the split. Empty when they are the same rows (the same data, split the same way)."""
+    changed = []
+    if base.data is None or base.data.path != data.path:
+        changed.append("data.path")
+    if base.data_md5 != branch_data_md5():
+        changed.append("the data")
+    try:
+        same_split = SplitParams.model_validate(base.params.get("split")) == split
+    except ValidationError:
+        same_split = False
+    if not same_split:
+        changed.append("the split")
+    return changed
 
 
 @dataclass
@@ -88,15 +116,38 @@ def recorded(
     return {name: Measured(found.get(name), new_metrics.get(name)) for name in names}
 
 
+def not_the_same_rows(base: Revision, params: Params, why: str) -> list[str]:
+    """The problem with judging on recorded metrics when this branch's test rows are not the
+    base's own (`other_rows`); nothing when they are."""
+    changed = other_rows(base, params.data, params.split)
+    if not changed:
+        return []
+    new_data = "the data" in changed or "data.path" in changed
+    fix = (
+        f"a maintainer approves new data as a baseline reset with the label `{RESET_LABEL}`"
+        if new_data
+        else "change the split in a pull request of its own, where both models are scored on "
+        "the new rows"
+    )
+    return [
+        f"the base's model cannot be scored on this branch's rows ({why}), and "
+        f"{' and '.join(changed)} of this branch {'differ' if len(changed) > 1 else 'differs'} "
+        "from the base's, so the two recorded "
+        f"metrics were measured on different test rows: {fix}"
+    ]
+
+
 def measure(
     base: Revision,
     anchor: Anchor,
     rules: GateParams,
-    data: DataParams,
+    params: Params,
     new_metrics: dict[str, float],
 ) -> Measurement:
     """Both models, and the anchor's, on this branch's test rows when they can be; else their
-    recorded metrics, said so."""
+    recorded metrics, said so, but only where this branch's test rows are the base's own: recorded
+    metrics of other rows would let a pull request choose easier rows to be judged on."""
+    data = params.data
     names = list(rules.metrics)
     problems: list[str] = []
     try:
@@ -122,11 +173,17 @@ def measure(
             f"the base's recorded metrics ({METRICS_FILE} at {base.short}, measured on its own "
             f"test rows), because {why}"
         )
+        problems.extend(not_the_same_rows(base, params, why))
         anchor_recorded: dict[str, Measured] | None = base_recorded
         anchor_note = f"{where}: the base's own model"
         if not same_model:
             anchor_recorded = recorded(anchor.revision, names, new_metrics)
             anchor_note = f"{where}: its recorded metrics, measured on its own test rows"
+            if anchor_recorded is None:
+                problems.append(
+                    f"the anchor ({anchor_note}) has no readable {METRICS_FILE} to compare with: "
+                    "tag a release (v*) on the base branch to move the anchor"
+                )
         return Measurement(
             "recorded",
             note,
@@ -306,7 +363,7 @@ def run_gate(base: str, *, reset: Reset = Reset()) -> tuple[GateResult, Revision
         try:
             anchor = find_anchor(revision)
             assert anchor is not None  # the base has a model
-            measurement = measure(revision, anchor, rules[0], params.data, new_metrics)
+            measurement = measure(revision, anchor, rules[0], params, new_metrics)
         except RatchetError as exc:  # a commit git cannot read, a corrupt metrics file
             measurement = nothing("nothing: the base's side could not be read")
             measurement.problems = [str(exc)]
