@@ -453,7 +453,10 @@ def test_a_release_builds_tests_then_pushes_and_attests_the_image_and_its_sbom()
     assert promote["if"] == "${{ vars.MLFLOW_TRACKING_URI != '' }}"
     assert promote["environment"] == "release" and promote["permissions"] == {"contents": "read"}
     assert setups(promote) == [{"install": "install-pipeline", "cache": False}]
-    assert runs(promote) == ["python -m ratchet promote"]
+    # the image job logs no run (no secret there): promote reproduces with the server's URI set
+    assert runs(promote) == ["python -m ratchet reproduce", "python -m ratchet promote"]
+    for step in promote["steps"][-2:]:
+        assert step["env"]["MLFLOW_TRACKING_URI"] == "${{ vars.MLFLOW_TRACKING_URI }}"
     # MLflow's secrets for promote, the App's for the staging pull request, none for the image
     secrets = re.findall(r"secrets\.(\w+)", json.dumps(promote))
     assert secrets and all(name.startswith("MLFLOW_TRACKING_") for name in secrets)
