@@ -11,7 +11,8 @@
 # job runs each module once, so compiling every file of every package would cost more than it saves.
 # --no-editable installs Ratchet as a package, so the checkout's src/ is never on sys.path: a
 # sitecustomize.py, usercustomize.py or .pth file that a pull request adds there is never imported
-# (the reproduction refuses them by name as well).
+# (the reproduction refuses them by name as well). The PR check also sets PYTHONSAFEPATH, so that
+# `python -m` does not put the checkout's root on sys.path either.
 # A static pattern rule: make looks up no implicit rule for a .PHONY target.
 install-pipeline install-serve install-monitor install-release: install-%: | $(UV)
 	$(UV) sync --locked --no-default-groups --group $* --no-editable

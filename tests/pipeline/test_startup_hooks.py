@@ -35,6 +35,9 @@ def test_hooks_a_pull_request_adds_are_never_imported_and_are_refused(tmp_path: 
         HOOK.format(marker=str(markers["usercustomize"]))
     )
     (project.path / "src/ratchet.pth").write_text(HOOK.format(marker=str(markers["pth"])))
+    # a module at the root, where `python -m` would look first without PYTHONSAFEPATH
+    markers["root-module"] = tmp_path / "root-module-ran"
+    (project.path / "yaml.py").write_text(HOOK.format(marker=str(markers["root-module"])))
     project.commit("a project whose pull request adds start-up hooks")
     env = {
         "PATH": f"{Path(uv).parent}{os.pathsep}{os.environ['PATH']}",
@@ -43,8 +46,10 @@ def test_hooks_a_pull_request_adds_are_never_imported_and_are_refused(tmp_path: 
     }
     project.run("make", "install-pipeline", env=env)
 
-    # as the workflow's step runs it: the job's .venv/bin first on PATH (the setup action)
+    # as the workflow's step runs it: the job's .venv/bin first on PATH (the setup action), and
+    # the job's PYTHONSAFEPATH (pr.yml)
     env["PATH"] = f"{project.path / '.venv/bin'}{os.pathsep}{env['PATH']}"
+    env["PYTHONSAFEPATH"] = "1"
     result = project.run("python", "-m", "ratchet", "reproduce", env=env, check=False)
     assert result.returncode != 0
     assert "refused before anything ran: src/ratchet.pth, src/sitecustomize.py, " in result.stdout

@@ -287,6 +287,7 @@ def test_the_pr_check_runs_on_every_pull_request_with_a_read_only_token() -> Non
     job = workflow["jobs"]["metrics-gate"]
     assert job["name"] == "metrics-gate" and "if" not in job  # never skipped into success
     assert job["permissions"] == {"contents": "read"}
+    assert job["env"] == {"PYTHONSAFEPATH": "1"}  # no module at the checkout's root is imported
     assert "secrets" not in json.dumps(workflow)
     assert job["steps"][0]["with"]["fetch-depth"] == 0  # the gate reads the base from git
     assert setups(job) == [{"install": "install-pipeline", "cache": True}]
