@@ -8,7 +8,8 @@ same request contract, batching and prediction log) without BentoML, with as man
 processes. Each request scores one record of the test split. The scenarios run in interleaved
 rounds; each figure is the median of its rounds, with their range. Then a soak: 16 clients for
 BENCH_SOAK_SECONDS (default 60) while the service's memory is read. Prints figures and the
-issue's goals; asserts nothing (the machine may be busy).
+issue's goals, and how many 16-client rounds one worker served nearly alone (the workers share a
+socket); asserts nothing (the machine may be busy).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Result:
     errors: int
     sent: int = 0  # every request, the warm-up's included
     cpu_seconds: float = 0.0  # the server's CPU time over all of them
+    lopsided: bool = False  # one worker process did (nearly) all the work
 
     @property
     def cpu_ms(self) -> float:
@@ -183,6 +185,26 @@ def cpu_seconds(top: Any) -> float:
     return total
 
 
+def worker_cpu(top: Any) -> list[float]:
+    """The CPU time of each worker process (a process the server started that serves)."""
+    import psutil
+
+    times = []
+    for process in top.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "resource_tracker" not in " ".join(process.cmdline()):
+                cpu = process.cpu_times()
+                times.append(cpu.user + cpu.system)
+    return times
+
+
+def lopsided(before: list[float], after: list[float]) -> bool:
+    """Whether one worker did over 90 % of the work: the workers share one listening socket, and
+    the first to wake can accept every connection a round opens."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return len(spent) > 1 and max(spent) > 0.9 * sum(spent)
+
+
 def rss_mib(top: Any) -> float:
     """The resident memory of a server and every process it started."""
     return sum(p.memory_info().rss for p in [top, *top.children(recursive=True)]) / 2**20
@@ -274,9 +296,10 @@ def main() -> None:
             for clients in (1, 16):
                 for name, url in urls.items():
                     label = f"{name}, {clients} client{'s' if clients > 1 else ''}"
-                    before = cpu_seconds(tops[name])
+                    before, workers = cpu_seconds(tops[name]), worker_cpu(tops[name])
                     result = asyncio.run(load(url, records, clients, label))
                     result.cpu_seconds = cpu_seconds(tops[name]) - before
+                    result.lopsided = lopsided(workers, worker_cpu(tops[name]))
                     rounds.setdefault(label, []).append(result)
         samples = soak(urls["bentoml"], records)
         stack.close()  # the servers stop, and ship their logs
@@ -334,6 +357,13 @@ def report(
     print(f"  the same in CPU time a request: {spread(cpu_gap, 'ms')}")
     print(f"fastapi p50 at 1 client - in-process p50: {spread(bare_gap, 'ms')}")
     print(f"the prediction log's cost, p50 at 1 client: {spread(cost, 'ms', 3)}")
+    many = [name for name in rounds if name.endswith("16 clients")]
+    shown = "; ".join(
+        f"{name.removesuffix(', 16 clients')} {sum(r.lopsided for r in rounds[name])} of "
+        f"{len(rounds[name])}"
+        for name in many
+    )
+    print(f"rounds at 16 clients where one worker did over 90 % of the work: {shown}")
     errors = sum(r.errors for results in rounds.values() for r in results)
     print(f"errors: {errors} (goal 0); records in the prediction log: {logged:,}")
     if samples:
