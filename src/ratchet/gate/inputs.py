@@ -116,6 +116,14 @@ def recorded(
     return {name: Measured(found.get(name), new_metrics.get(name)) for name in names}
 
 
+def no_anchor_metrics(anchor_note: str) -> str:
+    """The gate's problem when the anchor's side has nothing to compare with: it fails closed."""
+    return (
+        f"the anchor ({anchor_note}) has no readable {METRICS_FILE} to compare with: tag a "
+        "release (v*) on the base branch to move the anchor"
+    )
+
+
 def not_the_same_rows(base: Revision, params: Params, why: str) -> list[str]:
     """The problem with judging on recorded metrics when this branch's test rows are not the
     base's own (`other_rows`); nothing when they are."""
@@ -180,10 +188,7 @@ def measure(
             anchor_recorded = recorded(anchor.revision, names, new_metrics)
             anchor_note = f"{where}: its recorded metrics, measured on its own test rows"
             if anchor_recorded is None:
-                problems.append(
-                    f"the anchor ({anchor_note}) has no readable {METRICS_FILE} to compare with: "
-                    "tag a release (v*) on the base branch to move the anchor"
-                )
+                problems.append(no_anchor_metrics(anchor_note))
         return Measurement(
             "recorded",
             note,
@@ -234,10 +239,7 @@ def measure(
         except RatchetError as exc:
             problems.append(str(exc))
         if since_anchor is None:
-            problems.append(
-                f"the anchor ({anchor_note}) has no readable {METRICS_FILE} to compare with: "
-                "tag a release (v*) on the base branch to move the anchor"
-            )
+            problems.append(no_anchor_metrics(anchor_note))
     note = (
         f"both models on this branch's {len(test):,} test rows; the base's model: {champion.source}"
     )
