@@ -179,29 +179,29 @@ def server(url: str) -> Any:
     return top
 
 
-def cpu_seconds(top: Any) -> float:
-    """The CPU time of a server and every process it started."""
+def cpu_of(processes: list[Any]) -> list[float]:
+    """Each process's CPU time so far (0 for one that has gone)."""
     import psutil
 
-    total = 0.0
-    for process in [top, *top.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
+    spent = []
+    for process in processes:
+        try:
             times = process.cpu_times()
-            total += times.user + times.system
-    return total
+            spent.append(times.user + times.system)
+        except psutil.NoSuchProcess:
+            spent.append(0.0)
+    return spent
+
+
+def cpu_seconds(top: Any) -> float:
+    """The CPU time of a server and every process it started."""
+    return sum(cpu_of([top, *top.children(recursive=True)]))
 
 
 def worker_cpu(top: Any) -> list[float]:
     """The CPU time of each worker process (a process the server started that serves)."""
-    import psutil
-
-    times = []
-    for process in top.children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if "resource_tracker" not in " ".join(process.cmdline()):
-                cpu = process.cpu_times()
-                times.append(cpu.user + cpu.system)
-    return times
+    workers = top.children(recursive=True)
+    return cpu_of([p for p in workers if "resource_tracker" not in " ".join(p.cmdline())])
 
 
 def lopsided(before: list[float], after: list[float]) -> bool:
